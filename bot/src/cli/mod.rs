@@ -1,0 +1,128 @@
+//! Command-line interface: global options, subcommands and their dispatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use coderunner_config::Config;
+
+mod not_built;
+
+/// coderunner runs people's code safely, from Discord, a local console or an HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "coderunner", version, about)]
+pub struct Cli {
+    /// Config file (default: the embedded default config).
+    #[arg(long, global = true, env = "CODERUNNER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr. The level comes from RUST_LOG (default: info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect to Discord (token from the configured environment variable).
+    Discord,
+    /// A local chat: type `!run py` and a code block, read the reply.
+    Console {
+        /// Where reply attachments are saved.
+        #[arg(long, default_value = "coderunner-out")]
+        out: PathBuf,
+    },
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on (default: http.listen from the config).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Run one file in the sandbox and print the outcome.
+    Run(RunArgs),
+    /// Check a config file and print a summary or the errors.
+    CheckConfig {
+        /// The file to check (default: --config, else the embedded default).
+        path: Option<PathBuf>,
+    },
+    /// Config utilities.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// List the configured languages and whether this host has them.
+    Languages,
+    /// Report which protections this host gives the sandbox, measured live.
+    Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the embedded default config (the reference for every key).
+    PrintDefault,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Language (default: inferred from the file's extension).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Tier whose default profile sets the limits.
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// File whose content is the program's standard input.
+    #[arg(long)]
+    pub stdin: Option<PathBuf>,
+    /// Print the RunOutcome JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The program, or `-` for standard input.
+    pub file: PathBuf,
+    /// Arguments passed to the program (after `--`).
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// Set up tracing on stderr; RUST_LOG sets the level.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Load the config named by `--config`/`CODERUNNER_CONFIG`, or the embedded default.
+pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Config::load(p).with_context(|| format!("loading config {}", p.display())),
+        None => Config::embedded_default().context("loading the embedded default config"),
+    }
+}
+
+/// Run the chosen subcommand.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Config(ConfigCommand::PrintDefault)) => {
+            print!("{}", coderunner_config::DEFAULT_YAML);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Discord) => not_built::say("discord"),
+        Some(Command::Console { .. }) => not_built::say("console"),
+        Some(Command::Serve { .. }) => not_built::say("serve"),
+        Some(Command::Run(_)) => not_built::say("run"),
+        Some(Command::CheckConfig { .. }) => not_built::say("check-config"),
+        Some(Command::Languages) => not_built::say("languages"),
+        Some(Command::Doctor) => not_built::say("doctor"),
+        None => not_built::say("console"),
+    }
+}

@@ -1,0 +1,3 @@
+//! coderunner: a chat bot that runs people's code safely. Frontends (Discord, console, HTTP) and the CLI.
+
+pub mod cli;
