@@ -1,1 +1,3 @@
-//! Shared test support for the cross-crate suites: the binary under test and a fake Discord.
+//! Shared test support for the cross-crate suites: the binaries under test and a fake Discord.
+
+pub mod harness;

@@ -7,7 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use coderunner_config::Config;
 
+mod console;
+mod discord;
 mod not_built;
+mod run;
+mod serve;
 
 /// coderunner runs people's code safely, from Discord, a local console or an HTTP API.
 #[derive(Debug, Parser)]
@@ -111,18 +115,36 @@ pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 
 /// Run the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
     match cli.command {
         Some(Command::Config(ConfigCommand::PrintDefault)) => {
             print!("{}", coderunner_config::DEFAULT_YAML);
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Discord) => not_built::say("discord"),
-        Some(Command::Console { .. }) => not_built::say("console"),
-        Some(Command::Serve { .. }) => not_built::say("serve"),
-        Some(Command::Run(_)) => not_built::say("run"),
+        Some(Command::Discord) => discord::execute(config),
+        Some(Command::Console { out }) => console::execute(config, out, false),
+        Some(Command::Serve { listen }) => serve::execute(config, listen),
+        Some(Command::Run(args)) => run::execute(config, args),
         Some(Command::CheckConfig { .. }) => not_built::say("check-config"),
         Some(Command::Languages) => not_built::say("languages"),
         Some(Command::Doctor) => not_built::say("doctor"),
-        None => not_built::say("console"),
+        None => start_default(config),
+    }
+}
+
+/// No subcommand: Discord when the token variable is set, otherwise the console.
+fn start_default(config_path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let token_env = &config.discord.token_env;
+    if std::env::var_os(token_env).is_some_and(|v| !v.is_empty()) {
+        eprintln!("coderunner: {token_env} is set, connecting to Discord");
+        discord::execute(config_path)
+    } else {
+        eprintln!("coderunner: {token_env} is not set, opening the local console");
+        console::execute(
+            config_path,
+            std::path::PathBuf::from("coderunner-out"),
+            true,
+        )
     }
 }
