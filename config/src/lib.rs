@@ -1,6 +1,7 @@
 //! Typed configuration for coderunner: schema, embedded default, YAML loading and validation.
 
 mod load;
+mod lookup;
 mod schema;
 mod units;
 
