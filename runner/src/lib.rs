@@ -1,8 +1,29 @@
 //! Runs a RunRequest in a locked-down sandbox and returns a RunOutcome.
+//!
+//! Parent side (this library, async): [`LocalRunner`] with `spawn` (helper process, deadline,
+//! kill), `output` (bounded capture), `cgroup`, `workdir` and `files` (inputs, outputs).
+//! Child side: [`helper`], the single-threaded `coderunner-sandbox` binary's code.
 
+mod cgroup;
+mod files;
+pub mod helper;
+mod local;
+mod mime;
+mod mode;
 mod outcome;
+mod output;
+mod plan;
+mod protocol;
 mod request;
+mod seccomp;
+mod spawn;
+mod status;
+mod uids;
+mod workdir;
 
+pub use files::{validate_input_path, validate_input_set, FileNameError, MAX_PATH_BYTES, MAX_PATH_DEPTH};
+pub use local::{LocalRunner, SandboxSummary};
+pub use mime::guess_mime;
 pub use outcome::{CompileOutcome, OutputFile, RunOutcome, RunStatus};
 pub use request::{InputFile, RunRequest};
 

@@ -1,0 +1,305 @@
+//! The helper's process choreography: build the sandbox, fork the reaper (PID 1 of the new pid
+//! namespace), which forks the program; relay what happened to the parent.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::fcntl::OFlag;
+use nix::sys::memfd::{memfd_create, MFdFlags};
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{
+    chdir, execve, fork, pipe2, setgroups, setresgid, setresuid, sethostname, setsid, ForkResult,
+    Gid, Pid, Uid,
+};
+
+use super::{landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, Context, SetupError};
+use crate::protocol::{HelperSpec, Isolation, Report};
+use crate::seccomp::unpack;
+
+/// The id the program gets inside its nested user namespace in rootless mode.
+const ROOTLESS_INNER_ID: u32 = 1000;
+/// Reports are a few short lines; anything longer is a bug, not data.
+const REPORT_LIMIT: usize = 64 << 10;
+
+/// Helper H: everything up to forking the reaper happens here, single-threaded.
+pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result<(), SetupError> {
+    if spec.argv.is_empty() {
+        return Err(SetupError("the run spec has an empty argv".into()));
+    }
+    // Everything that allocates or can fail is prepared before the first fork.
+    let argv = cstrings(spec.argv.iter().map(String::as_str))?;
+    let env = cstrings(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().iter().map(String::as_str))?;
+    let seccomp: Vec<_> = spec.seccomp.iter().map(|p| unpack(p)).collect();
+    let stdin_fd = stdin_memfd(stdin)?;
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe2".into())?;
+
+    namespaces::enter(spec)?;
+    mounts::build_root(spec)?;
+    sethostname(&spec.hostname).ctx(|| "sethostname".into())?;
+
+    let program = Program {
+        spec,
+        argv,
+        env,
+        seccomp,
+        stdin_fd,
+        report_w,
+    };
+    // SAFETY: this process is single-threaded, so the child may do anything.
+    match unsafe { fork() }.ctx(|| "fork (reaper)".into())? {
+        ForkResult::Child => reaper(program),
+        ForkResult::Parent { child } => {
+            let Program {
+                stdin_fd, report_w, ..
+            } = program;
+            drop((stdin_fd, report_w));
+            // The program writes straight to the parent's pipes; our copies would only keep
+            // them open.
+            close_fd(1);
+            close_fd(2);
+            // EOF comes when the reaper (and the program's CLOEXEC copy) are gone.
+            let reports = read_to_end_bounded(report_r, REPORT_LIMIT);
+            let status = waitpid(child, None);
+            control.write_all(&reports).ctx(|| "sending reports".into())?;
+            let finished = Report::parse_stream(&reports)
+                .iter()
+                .any(|r| matches!(r, Report::Exited { .. } | Report::Signaled { .. } | Report::SetupError { .. }));
+            if !finished {
+                send(
+                    control,
+                    &Report::SetupError {
+                        message: format!("the sandbox reaper ended without a result ({status:?})"),
+                    },
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What the reaper hands to the program process.
+struct Program<'a> {
+    spec: &'a HelperSpec,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    seccomp: Vec<seccompiler::BpfProgram>,
+    stdin_fd: OwnedFd,
+    report_w: OwnedFd,
+}
+
+/// Reaper R: PID 1 of the new pid namespace. Mounts /proc, forks the program, reaps every
+/// process until the program itself ends, reports, and exits, which kills whatever is left.
+fn reaper(program: Program<'_>) -> ! {
+    let mut report = File::from(
+        program
+            .report_w
+            .try_clone()
+            .unwrap_or_else(|_| std::process::exit(125)),
+    );
+    let setup = (|| {
+        prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "PR_SET_PDEATHSIG (reaper)".into())?;
+        mounts::mount_proc()
+    })();
+    if let Err(SetupError(message)) = setup {
+        send(&mut report, &Report::SetupError { message });
+        std::process::exit(1);
+    }
+    close_fd(0); // the control socket is the helper's, not ours
+    // SAFETY: single-threaded.
+    let child = match unsafe { fork() } {
+        Ok(ForkResult::Child) => program_main(program),
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => {
+            send(
+                &mut report,
+                &Report::SetupError {
+                    message: format!("fork (program): {e}"),
+                },
+            );
+            std::process::exit(1);
+        }
+    };
+    drop(program);
+    close_fd(1);
+    close_fd(2);
+    let result = loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == child => break Report::Exited { code },
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => {
+                break Report::Signaled { signal: sig as i32 }
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                break Report::SetupError {
+                    message: format!("waiting for the program: {e}"),
+                }
+            }
+        }
+    };
+    send(&mut report, &result);
+    send(&mut report, &usage());
+    let _ = report.flush();
+    std::process::exit(0);
+}
+
+/// Program P: the last steps before execve, in the order that keeps each one possible.
+fn program_main(program: Program<'_>) -> ! {
+    let mut report = File::from(
+        program
+            .report_w
+            .try_clone()
+            .unwrap_or_else(|_| std::process::exit(125)),
+    );
+    let result = (|| -> Result<std::convert::Infallible, SetupError> {
+        let spec = program.spec;
+        setsid().ctx(|| "setsid".into())?;
+        dup_onto(program.stdin_fd.as_raw_fd(), 0)?;
+        rlimits::apply(&spec.rlimits)?;
+        match spec.isolation {
+            Isolation::Root { uid, gid } => {
+                setgroups(&[]).ctx(|| "setgroups".into())?;
+                setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
+                    .ctx(|| "setresgid".into())?;
+                // Leaving uid 0 for good clears every capability set (no keepcaps).
+                setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
+                    .ctx(|| "setresuid".into())?;
+            }
+            Isolation::Rootless { .. } => {
+                namespaces::drop_into_nested_userns(ROOTLESS_INNER_ID)?;
+                clear_capabilities()?;
+            }
+        }
+        chdir(spec.workdir.as_str()).ctx(|| format!("chdir {}", spec.workdir))?;
+        if spec.landlock {
+            let status = landlock::restrict(spec)?;
+            send(
+                &mut report,
+                &Report::Landlock {
+                    status: status.to_string(),
+                },
+            );
+        }
+        prctl::set_no_new_privs().ctx(|| "PR_SET_NO_NEW_PRIVS".into())?;
+        for filter in &program.seccomp {
+            seccompiler::apply_filter(filter).ctx(|| "installing seccomp".into())?;
+        }
+        mark_cloexec_from(3);
+        let e = execve(&program.argv[0], &program.argv, &program.env);
+        Err(SetupError(format!(
+            "cannot execute {}: {}",
+            spec.argv[0],
+            e.map_or_else(|e| e.desc().to_string(), |_| "unknown".into())
+        )))
+    })();
+    let Err(SetupError(message)) = result;
+    send(&mut report, &Report::SetupError { message });
+    // SAFETY: _exit is always safe; skip atexit handlers that belong to the helper.
+    unsafe { libc::_exit(127) }
+}
+
+fn cstrings<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<CString>, SetupError> {
+    items
+        .map(|s| CString::new(s).ctx(|| format!("argument or variable {s:?} contains NUL")))
+        .collect()
+}
+
+/// The program's stdin: a sealed memfd, so no pump process is needed and it cannot be altered.
+fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd, SetupError> {
+    let fd = memfd_create(
+        "stdin",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .ctx(|| "memfd_create".into())?;
+    let mut file = File::from(fd);
+    file.write_all(bytes).ctx(|| "writing stdin".into())?;
+    let raw = file.as_raw_fd();
+    // SAFETY: plain fcntl/lseek calls on an fd we own.
+    unsafe {
+        libc::fcntl(
+            raw,
+            libc::F_ADD_SEALS,
+            libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL,
+        );
+        if libc::lseek(raw, 0, libc::SEEK_SET) != 0 {
+            return Err(SetupError("lseek on the stdin memfd failed".into()));
+        }
+    }
+    Ok(OwnedFd::from(file))
+}
+
+fn dup_onto(fd: RawFd, target: RawFd) -> Result<(), SetupError> {
+    // SAFETY: dup2 on fds we own; the target is replaced atomically.
+    if unsafe { libc::dup2(fd, target) } < 0 {
+        return Err(SetupError(format!(
+            "dup2 to fd {target}: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+fn close_fd(fd: RawFd) {
+    // SAFETY: closing a standard fd we will not use again.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+/// Make every fd from `first` up close on exec, so nothing but stdio reaches the program.
+fn mark_cloexec_from(first: u32) {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes fd flags.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC);
+    }
+}
+
+/// Empty every capability set (rootless: the nested user namespace's creator holds them all).
+fn clear_capabilities() -> Result<(), SetupError> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [Data::default(); 2];
+    // SAFETY: capset with a valid v3 header and two data structs.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    if rc != 0 {
+        return Err(SetupError(format!(
+            "capset: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+/// Usage of everything the reaper waited for: the program and orphans it adopted.
+fn usage() -> Report {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+    }
+    let us = |t: libc::timeval| (t.tv_sec as u64) * 1_000_000 + t.tv_usec as u64;
+    Report::Usage {
+        max_rss_kib: ru.ru_maxrss.max(0) as u64,
+        user_us: us(ru.ru_utime),
+        system_us: us(ru.ru_stime),
+    }
+}

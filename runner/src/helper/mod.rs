@@ -1,0 +1,106 @@
+//! The child side: the single-threaded `coderunner-sandbox` helper that builds the sandbox.
+//!
+//! Process tree of one run:
+//! ```text
+//! coderunner (tokio) ── helper H (this binary; in the run's cgroup before it reads its spec)
+//!                          └── reaper R (PID 1 of a new pid namespace, fresh /proc)
+//!                                 └── program P (setsid, rlimits, uid drop, Landlock, seccomp, execve)
+//! ```
+//! H dies with coderunner (PR_SET_PDEATHSIG), R dies with H, and when R exits the kernel kills
+//! everything left in the pid namespace, so no process outlives the run.
+
+mod exec;
+mod landlock;
+mod mounts;
+mod namespaces;
+mod netns;
+mod rlimits;
+
+use std::fmt::Display;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use crate::protocol::{read_frame, HelperSpec, Report};
+
+/// A setup step failed; the message says which and why.
+#[derive(Debug)]
+pub(crate) struct SetupError(pub String);
+
+/// Attach "what we were doing" to any displayable error.
+pub(crate) trait Context<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, SetupError>;
+}
+
+impl<T, E: Display> Context<T> for Result<T, E> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, SetupError> {
+        self.map_err(|e| SetupError(format!("{}: {e}", what())))
+    }
+}
+
+/// Entry point of the `coderunner-sandbox` binary; returns the process exit code.
+///
+/// Usage: `coderunner-sandbox run <parent-pid>` (spec on fd 0) or
+/// `coderunner-sandbox make-netns <path>`.
+pub fn main() -> i32 {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("run") => {
+            let parent = args.get(2).and_then(|p| p.parse::<i32>().ok());
+            run_helper(parent)
+        }
+        Some("make-netns") => match args.get(2) {
+            Some(path) => match netns::make(path) {
+                Ok(()) => 0,
+                Err(SetupError(m)) => {
+                    eprintln!("coderunner-sandbox: {m}");
+                    1
+                }
+            },
+            None => usage(),
+        },
+        _ => usage(),
+    }
+}
+
+fn usage() -> i32 {
+    eprintln!(
+        "coderunner-sandbox is started by coderunner, not by hand.\n\
+         usage: coderunner-sandbox run <parent-pid>   (run spec on fd 0)\n\
+         \x20      coderunner-sandbox make-netns <path>"
+    );
+    2
+}
+
+fn run_helper(parent: Option<i32>) -> i32 {
+    // SAFETY: fd 0 is the control socket the parent passed as our stdin; we own it from here on.
+    let mut control = unsafe { File::from_raw_fd(0) };
+    let result = (|| {
+        namespaces::die_with_parent(parent)?;
+        let spec: HelperSpec = serde_json::from_slice(
+            &read_frame(&mut control).ctx(|| "reading the run spec".into())?,
+        )
+        .ctx(|| "decoding the run spec".into())?;
+        let stdin = read_frame(&mut control).ctx(|| "reading the program's stdin".into())?;
+        exec::run(&spec, &stdin, &mut control)
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(SetupError(message)) => {
+            send(&mut control, &Report::SetupError { message });
+            1
+        }
+    }
+}
+
+/// Send one report line; a parent that stopped listening is not our problem any more.
+pub(crate) fn send(out: &mut impl Write, report: &Report) {
+    let _ = out.write_all(report.to_line().as_bytes());
+}
+
+/// Read a pipe to EOF (bounded, so a confused writer cannot make the helper grow).
+pub(crate) fn read_to_end_bounded(fd: OwnedFd, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = File::from(fd).take(limit as u64).read_to_end(&mut out);
+    out
+}

@@ -1,0 +1,29 @@
+//! Resource limits of the program process (setrlimit), set before the identity drop.
+
+use nix::sys::resource::{setrlimit, Resource};
+
+use super::{Context, SetupError};
+use crate::protocol::Rlimits;
+
+/// Apply the run's rlimits. CPU gets a soft limit (SIGXCPU) one second below the hard limit
+/// (SIGKILL), so a program that ignores SIGXCPU still dies.
+pub(crate) fn apply(limits: &Rlimits) -> Result<(), SetupError> {
+    let cpu = limits.cpu_secs.max(1);
+    let mut list = vec![
+        (Resource::RLIMIT_CPU, cpu, cpu + 1),
+        (Resource::RLIMIT_FSIZE, limits.file_size, limits.file_size),
+        (Resource::RLIMIT_NOFILE, limits.open_files, limits.open_files),
+        (Resource::RLIMIT_NPROC, limits.processes, limits.processes),
+        (Resource::RLIMIT_CORE, 0, 0),
+        (Resource::RLIMIT_STACK, limits.stack, limits.stack),
+        (Resource::RLIMIT_MEMLOCK, 0, 0),
+        (Resource::RLIMIT_MSGQUEUE, 0, 0),
+    ];
+    if let Some(bytes) = limits.address_space {
+        list.push((Resource::RLIMIT_AS, bytes, bytes));
+    }
+    for (resource, soft, hard) in list {
+        setrlimit(resource, soft, hard).ctx(|| format!("setrlimit({resource:?}, {soft})"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,550 @@
+//! LocalRunner: runs requests in sandboxes on this host. Owns what is made once (seccomp program,
+//! empty network namespace, cgroup parent, base layout, uid pool) and orchestrates each run:
+//! workdir, cgroup, optional compile stage, run stage, output files, teardown.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use coderunner_config::{Config, MemoryStrategy, Profile};
+
+use crate::cgroup::{CgroupLimits, CgroupStats, Cgroups, RunCgroup};
+use crate::files::{self, CollectLimits, Snapshot};
+use crate::outcome::{CompileOutcome, RunOutcome, RunStatus};
+use crate::plan::{self, BaseLayout, Placeholders};
+use crate::protocol::{HelperSpec, Isolation, Network, Rlimits};
+use crate::spawn::{run_stage, StageResult};
+use crate::status::classify;
+use crate::uids::{UidLease, UidPool};
+use crate::workdir::{self, Workdir};
+use crate::{mode, seccomp, RunRequest, Runner, RunnerError};
+
+/// Inode cap of every tmpfs of a run (files a program can create: bounds directory bombs).
+const TMPFS_INODES: u64 = 16_384;
+/// Stack limit of sandboxed programs.
+const STACK_BYTES: u64 = 8 << 20;
+/// The helper and the reaper count against the pids cgroup too.
+const HELPER_PIDS: u64 = 2;
+/// Output-file scan caps beyond the profile's count and bytes.
+const SCAN_MAX_DEPTH: usize = 16;
+const SCAN_MAX_ENTRIES: usize = 20_000;
+const SCAN_MAX_TIME: Duration = Duration::from_secs(2);
+
+/// Which isolation this host gives, for `doctor` and for logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSummary {
+    /// `root` (per-run uids, no user namespace) or `rootless` (user namespace).
+    pub mode: String,
+    /// e.g. `cgroup v1 (memory, pids, cpu, cpuacct)`; `None` when memory and pids are bounded by
+    /// rlimits only.
+    pub cgroups: Option<String>,
+    pub landlock_abi: Option<i32>,
+    /// Whether runs join one pre-made empty network namespace.
+    pub shared_netns: bool,
+    /// Protections this host cannot give, in words.
+    pub degraded: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    helper: PathBuf,
+    runs_dir: PathBuf,
+    root_mountpoint: PathBuf,
+    rootless: Option<(u32, u32)>,
+    cgroups: Option<Cgroups>,
+    uids: Option<UidPool>,
+    seccomp: Vec<Vec<u64>>,
+    landlock: bool,
+    netns: Option<PathBuf>,
+    layout: BaseLayout,
+    owner_tag: String,
+    seq: AtomicU64,
+    summary: SandboxSummary,
+}
+
+/// Runs code in sandboxes on this host. Cheap to clone; safe for many concurrent runs.
+#[derive(Debug, Clone)]
+pub struct LocalRunner {
+    inner: Arc<Inner>,
+}
+
+impl LocalRunner {
+    /// Prepare the sandbox: find the helper, choose root or rootless mode, set up the scratch
+    /// directory, cgroup parent, seccomp program and shared empty network namespace, and sweep
+    /// leftovers of a crashed earlier process.
+    pub fn new(config: &Config) -> Result<LocalRunner, RunnerError> {
+        let rc = &config.runner;
+        let helper = match &rc.helper {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()?
+                .parent()
+                .map(|d| d.join("coderunner-sandbox"))
+                .unwrap_or_else(|| PathBuf::from("coderunner-sandbox")),
+        };
+        if !helper.is_file() {
+            return Err(RunnerError::Sandbox(format!(
+                "the sandbox helper {} does not exist; build it with `cargo build --bins` or set runner.helper",
+                helper.display()
+            )));
+        }
+        let scratch = rc.scratch_dir.clone();
+        if !scratch.is_absolute() || scratch.starts_with("/root") || scratch.starts_with(&config.data_dir) {
+            return Err(RunnerError::InvalidRequest(format!(
+                "runner.scratch_dir `{}` must be an absolute path outside /root and the data directory",
+                scratch.display()
+            )));
+        }
+        let root = mode::is_root();
+        let mut degraded = Vec::new();
+        let rootless = if root {
+            None
+        } else if mode::userns_available() {
+            degraded.push("not root: rootless mode (user namespace); no per-run uids, no cgroups (memory bounded by RLIMIT_AS and language flags), workdir size bounded only per file".to_string());
+            Some((nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()))
+        } else {
+            return Err(RunnerError::Sandbox(
+                "cannot sandbox: coderunner is not root and this host does not allow unprivileged user namespaces; run it as root (e.g. in its container) or enable user namespaces".into(),
+            ));
+        };
+
+        for dir in [&scratch, &scratch.join("runs"), &scratch.join("root")] {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
+        std::fs::set_permissions(&scratch, std::fs::Permissions::from_mode(0o700))?;
+
+        let cgroups = if root { Cgroups::open(&rc.cgroup_parent) } else { None };
+        if root && cgroups.is_none() {
+            degraded.push("no writable cgroup memory+pids controllers: memory bounded by RLIMIT_AS only, pids by RLIMIT_NPROC only".into());
+        }
+        let uids = if root {
+            let [first, last] = rc.uid_range;
+            if first == 0 || last < first {
+                return Err(RunnerError::InvalidRequest(format!(
+                    "runner.uid_range [{first}, {last}] must be a non-empty range of non-root uids"
+                )));
+            }
+            Some(UidPool::new(scratch.join("uids"), first, last)?)
+        } else {
+            None
+        };
+
+        let owner_tag = owner_tag(std::process::id());
+        let stale = |name: &str| is_stale(name, &owner_tag);
+        let swept_dirs = workdir::sweep(&scratch.join("runs"), stale);
+        let swept_cgroups = cgroups.as_ref().map_or(0, |c| c.sweep(stale));
+        if swept_dirs + swept_cgroups > 0 {
+            tracing::warn!(swept_dirs, swept_cgroups, "removed leftovers of an earlier coderunner process");
+        }
+
+        let seccomp = seccomp::compile_policy().map_err(|e| RunnerError::Sandbox(e.to_string()))?;
+        let landlock_abi = mode::landlock_abi();
+        if landlock_abi.is_none() {
+            degraded.push("no Landlock: the mount layout is the only filesystem wall".into());
+        }
+        // Sharing one empty netns is only safe when Landlock scopes abstract UNIX sockets (ABI 6),
+        // which would otherwise be a channel between concurrent runs.
+        let netns = if root && landlock_abi.is_some_and(|v| v >= 6) {
+            match pinned_netns(&helper, &scratch.join("netns")) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!("no shared empty network namespace, creating one per run: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
+        let summary = SandboxSummary {
+            mode: if root { "root" } else { "rootless" }.into(),
+            cgroups: cgroups.as_ref().map(Cgroups::describe),
+            landlock_abi,
+            shared_netns: netns.is_some(),
+            degraded,
+        };
+        for d in &summary.degraded {
+            tracing::warn!("sandbox protection degraded: {d}");
+        }
+        Ok(LocalRunner {
+            inner: Arc::new(Inner {
+                helper,
+                runs_dir: scratch.join("runs"),
+                root_mountpoint: scratch.join("root"),
+                rootless,
+                cgroups,
+                uids,
+                seccomp,
+                landlock: landlock_abi.is_some(),
+                netns,
+                layout: BaseLayout::detect(),
+                owner_tag,
+                seq: AtomicU64::new(0),
+                summary,
+            }),
+        })
+    }
+
+    /// What isolation this runner gives on this host.
+    pub fn summary(&self) -> &SandboxSummary {
+        &self.inner.summary
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for LocalRunner {
+    async fn run(&self, request: RunRequest) -> Result<RunOutcome, RunnerError> {
+        self.inner.run(request).await
+    }
+}
+
+/// `<pid>.<start time>`: identifies this process across pid reuse.
+fn owner_tag(pid: u32) -> String {
+    format!("{pid}.{}", mode::start_time(pid).unwrap_or(0))
+}
+
+/// A run id `<pid>.<start>-<seq>` is stale when its process is no longer the one that made it.
+fn is_stale(run_id: &str, ours: &str) -> bool {
+    let Some((tag, _)) = run_id.rsplit_once('-') else {
+        return false; // not ours to touch
+    };
+    if tag == ours {
+        return false;
+    }
+    let Some((pid, _)) = tag.split_once('.') else {
+        return false;
+    };
+    match pid.parse::<u32>() {
+        Ok(pid) => owner_tag(pid) != tag,
+        Err(_) => false,
+    }
+}
+
+/// Create (or reuse) the pinned empty network namespace at `path`.
+fn pinned_netns(helper: &Path, path: &Path) -> Result<PathBuf, String> {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    let pinned = || {
+        nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+    };
+    if pinned() {
+        return Ok(path.to_path_buf());
+    }
+    std::fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+    // A short-lived helper process makes it (std::process: no fork in this process).
+    let out = std::process::Command::new(helper)
+        .arg("make-netns")
+        .arg(path)
+        .env_clear()
+        .output()
+        .map_err(|e| format!("running {}: {e}", helper.display()))?;
+    if out.status.success() && pinned() {
+        Ok(path.to_path_buf())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Limits of one stage.
+struct StageLimits {
+    wall: Duration,
+    cpu_secs: u64,
+    memory: u64,
+    pids: u64,
+    output: usize,
+}
+
+impl StageLimits {
+    fn run(p: &Profile) -> Self {
+        StageLimits {
+            wall: p.wall_time.as_duration(),
+            cpu_secs: p.cpu_time.as_duration().as_secs_f64().ceil() as u64,
+            memory: p.memory.0,
+            pids: u64::from(p.pids),
+            output: p.output.0 as usize,
+        }
+    }
+
+    fn compile(p: &Profile) -> Self {
+        let c = &p.compile;
+        StageLimits {
+            wall: c.wall_time.as_duration(),
+            cpu_secs: c.cpu_time.as_duration().as_secs_f64().ceil() as u64,
+            memory: c.memory.0,
+            pids: u64::from(c.pids),
+            output: c.output.0 as usize,
+        }
+    }
+}
+
+/// What one stage measured, ready for the outcome.
+struct Measured {
+    result: StageResult,
+    stats: CgroupStats,
+}
+
+impl Measured {
+    fn cpu_ms(&self) -> u64 {
+        self.stats
+            .cpu_ns
+            .map(|ns| ns / 1_000_000)
+            .or(self.result.usage.map(|(_, us)| us / 1000))
+            .unwrap_or(0)
+    }
+
+    fn peak_memory(&self) -> Option<u64> {
+        self.stats
+            .peak_memory
+            .or(self.result.usage.map(|(kib, _)| kib * 1024))
+    }
+}
+
+impl Inner {
+    async fn run(&self, req: RunRequest) -> Result<RunOutcome, RunnerError> {
+        files::validate_input_set(req.files.iter().map(|f| f.path.as_str()))
+            .map_err(|e| RunnerError::InvalidRequest(e.to_string()))?;
+        let main = req.main.clone().unwrap_or_else(|| req.spec.file.clone());
+        if !req.files.iter().any(|f| f.path == main) {
+            return Err(RunnerError::InvalidRequest(format!(
+                "the program file `{main}` is not among the files of the request"
+            )));
+        }
+        for a in &req.args {
+            if a.contains('\0') {
+                return Err(RunnerError::InvalidRequest(
+                    "a program argument contains a NUL byte; remove it".into(),
+                ));
+            }
+        }
+        let values = Placeholders::new(&main, req.limits.memory.0);
+        let compile_argv = match &req.spec.compile {
+            Some(t) => match plan::command(t, &values, &[]) {
+                Ok(a) => Some(a),
+                Err(e) => return Ok(RunOutcome::sandbox_error(format!("{}: {}", req.language, e.0))),
+            },
+            None => None,
+        };
+        let run_argv = match plan::command(&req.spec.run, &values, &req.args) {
+            Ok(a) => a,
+            Err(e) => return Ok(RunOutcome::sandbox_error(format!("{}: {}", req.language, e.0))),
+        };
+
+        let lease: Option<UidLease> = match &self.uids {
+            Some(pool) => Some(pool.lease()?.ok_or_else(|| {
+                RunnerError::Sandbox("every uid of runner.uid_range is in use; raise the range or lower the concurrency".into())
+            })?),
+            None => None,
+        };
+        let (uid, gid) = match (&lease, self.rootless) {
+            (Some(l), _) => (l.uid, l.uid),
+            (None, Some(ids)) => ids,
+            (None, None) => return Err(RunnerError::Sandbox("no uid for the run".into())),
+        };
+        let run_id = format!("{}-{}", self.owner_tag, self.seq.fetch_add(1, Ordering::Relaxed));
+        let mut workdir = Workdir::create(
+            &self.runs_dir,
+            &run_id,
+            req.limits.workdir_size.0,
+            TMPFS_INODES,
+            lease.as_ref().map(|_| (uid, gid)),
+            self.rootless.is_none(),
+        )?;
+        let result = self.run_in(&req, &run_id, &workdir, uid, gid, compile_argv, run_argv, &values).await;
+        workdir.remove();
+        drop(lease);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_in(
+        &self,
+        req: &RunRequest,
+        run_id: &str,
+        workdir: &Workdir,
+        uid: u32,
+        gid: u32,
+        compile_argv: Option<Vec<String>>,
+        run_argv: Vec<String>,
+        values: &Placeholders,
+    ) -> Result<RunOutcome, RunnerError> {
+        let owner = self.rootless.is_none().then_some((uid, gid));
+        files::write_inputs(workdir.path(), &req.files, owner)
+            .map_err(|e| RunnerError::InvalidRequest(format!("writing the input files: {e} (are they larger than the workdir?)")))?;
+        let env = plan::environment(&req.spec, &req.limits, values);
+
+        let mut compile = None;
+        if let Some(argv) = compile_argv {
+            let limits = StageLimits::compile(&req.limits);
+            let m = self
+                .stage(req, &format!("{run_id}c"), workdir, uid, gid, argv, env.clone(), &[], &limits)
+                .await?;
+            let v = classify(&m.result.end, m.result.killed, &m.stats, limits.wall.as_millis() as u64, limits.cpu_secs);
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let ok = v.status == RunStatus::Exited && v.exit_code == Some(0);
+            let outcome = CompileOutcome {
+                status: v.status,
+                exit_code: v.exit_code,
+                stdout: text(&m.result.captured.stdout),
+                stderr: text(&m.result.captured.stderr),
+                wall_ms: m.result.wall.as_millis() as u64,
+            };
+            if !ok {
+                if v.status == RunStatus::SandboxError {
+                    let mut o = RunOutcome::sandbox_error(v.error.unwrap_or_default());
+                    o.compile = Some(outcome);
+                    return Ok(o);
+                }
+                let mut o = RunOutcome::sandbox_error(String::new());
+                o.status = RunStatus::CompileError;
+                o.error = v.error.map(|e| format!("compile stage: {e}"));
+                o.stdout = outcome.stdout.clone();
+                o.stderr = outcome.stderr.clone();
+                o.output = text(&m.result.captured.output);
+                o.truncated = m.result.captured.truncated;
+                o.wall_ms = outcome.wall_ms;
+                o.cpu_ms = m.cpu_ms();
+                o.peak_memory_bytes = m.peak_memory();
+                o.compile = Some(outcome);
+                return Ok(o);
+            }
+            compile = Some(outcome);
+        }
+
+        let snapshot = Snapshot::of_inputs(workdir.path(), &req.files);
+        let limits = StageLimits::run(&req.limits);
+        let m = self
+            .stage(req, run_id, workdir, uid, gid, run_argv, env, &req.stdin, &limits)
+            .await?;
+        let v = classify(&m.result.end, m.result.killed, &m.stats, limits.wall.as_millis() as u64, limits.cpu_secs);
+        if let Some(status) = &m.result.landlock {
+            if status != "fully_enforced" {
+                tracing::warn!(landlock = %status, "Landlock was not fully enforced for a run");
+            }
+        }
+        let scan = CollectLimits {
+            max_files: req.limits.output_files as usize,
+            max_total_bytes: req.limits.output_files_bytes.0,
+            max_depth: SCAN_MAX_DEPTH,
+            max_entries: SCAN_MAX_ENTRIES,
+            max_time: SCAN_MAX_TIME,
+        };
+        let dir = workdir.path().to_path_buf();
+        let files = if v.status == RunStatus::SandboxError {
+            Vec::new()
+        } else {
+            tokio::task::spawn_blocking(move || files::collect_outputs(&dir, &snapshot, scan))
+                .await
+                .unwrap_or_default()
+        };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ok(RunOutcome {
+            status: v.status,
+            exit_code: v.exit_code,
+            signal: v.signal,
+            stdout: text(&m.result.captured.stdout),
+            stderr: text(&m.result.captured.stderr),
+            output: text(&m.result.captured.output),
+            truncated: m.result.captured.truncated,
+            wall_ms: m.result.wall.as_millis() as u64,
+            cpu_ms: m.cpu_ms(),
+            peak_memory_bytes: m.peak_memory(),
+            files,
+            compile,
+            error: v.error,
+        })
+    }
+
+    /// One sandboxed process with its own cgroup.
+    #[allow(clippy::too_many_arguments)]
+    async fn stage(
+        &self,
+        req: &RunRequest,
+        cgroup_id: &str,
+        workdir: &Workdir,
+        uid: u32,
+        gid: u32,
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        stdin: &[u8],
+        limits: &StageLimits,
+    ) -> Result<Measured, RunnerError> {
+        let p = &req.limits;
+        let cgroup: Option<RunCgroup> = match &self.cgroups {
+            Some(c) => Some(
+                c.create(
+                    cgroup_id,
+                    CgroupLimits {
+                        memory: limits.memory,
+                        pids: limits.pids + HELPER_PIDS,
+                        cpus: p.cpus,
+                    },
+                )
+                .map_err(|e| RunnerError::Sandbox(format!("creating the run's cgroup: {e}")))?,
+            ),
+            None => None,
+        };
+        // With a cgroup, it is the memory limit (and reports memory_limit); without one, languages
+        // that tolerate it get RLIMIT_AS.
+        let address_space = (cgroup.is_none() && req.spec.memory == MemoryStrategy::RlimitAs)
+            .then_some(limits.memory);
+        let network = if p.network {
+            Network::Host
+        } else if let Some(path) = &self.netns {
+            Network::Join(path.clone())
+        } else {
+            Network::Isolated
+        };
+        let isolation = match self.rootless {
+            Some((outer_uid, outer_gid)) => Isolation::Rootless { outer_uid, outer_gid },
+            None => Isolation::Root { uid, gid },
+        };
+        let spec = HelperSpec {
+            argv,
+            env,
+            isolation,
+            network,
+            root_mountpoint: self.root_mountpoint.clone(),
+            workdir_host: workdir.path().to_path_buf(),
+            workdir: plan::WORKDIR.into(),
+            ro_binds: self.layout.binds_for(&req.spec, p.network),
+            symlinks: self.layout.symlinks.clone(),
+            files: plan::etc_files(uid, gid, p.network),
+            tmp_size: p.tmp_size.0,
+            shm_size: p.shm_size.0,
+            tmpfs_inodes: TMPFS_INODES,
+            rlimits: Rlimits {
+                cpu_secs: limits.cpu_secs,
+                file_size: p.file_size.0,
+                open_files: u64::from(p.open_files),
+                processes: limits.pids,
+                stack: STACK_BYTES,
+                address_space,
+            },
+            hostname: "sandbox".into(),
+            landlock: self.landlock,
+            seccomp: self.seccomp.clone(),
+        };
+        let result = run_stage(&self.helper, &spec, stdin, cgroup.as_ref(), limits.wall, limits.output).await;
+        let stats = cgroup.as_ref().map(RunCgroup::stats).unwrap_or_default();
+        if let Some(cg) = cgroup {
+            cg.remove().await;
+        }
+        Ok(Measured { result: result?, stats })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_detection_spares_live_and_foreign_names() {
+        let ours = owner_tag(std::process::id());
+        assert!(!is_stale(&format!("{ours}-3"), &ours));
+        // pid 1 is alive, but with another start time it is a dead owner whose pid was reused.
+        assert!(is_stale("1.999999999-0", &ours));
+        assert!(!is_stale(&format!("{}-0", owner_tag(1)), &ours));
+        assert!(!is_stale("netns", &ours));
+        assert!(!is_stale("somebody-elses", &ours));
+    }
+}

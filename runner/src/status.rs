@@ -1,0 +1,136 @@
+//! Deciding a run's status from how it ended, why it was killed, and what its cgroup measured.
+
+use nix::sys::signal::Signal;
+
+use crate::cgroup::CgroupStats;
+use crate::outcome::RunStatus;
+use crate::spawn::{End, Kill};
+
+/// The verdict on one stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The name of a signal number, e.g. `SIGSEGV`.
+pub(crate) fn signal_name(sig: i32) -> String {
+    Signal::try_from(sig).map_or_else(|_| format!("SIG{sig}"), |s| s.as_str().to_string())
+}
+
+/// Classify one stage. Kills by the parent win over what the program did afterwards; an OOM kill
+/// or a CPU-limit signal is reported as its limit rather than as a plain signal.
+pub(crate) fn classify(
+    end: &End,
+    killed: Option<Kill>,
+    stats: &CgroupStats,
+    wall_limit_ms: u64,
+    cpu_limit_secs: u64,
+) -> Verdict {
+    let verdict = |status, exit_code, signal, error: Option<String>| Verdict {
+        status,
+        exit_code,
+        signal,
+        error,
+    };
+    if let End::SetupError(msg) = end {
+        return verdict(
+            RunStatus::SandboxError,
+            None,
+            None,
+            Some(format!("the sandbox could not start the program: {msg}")),
+        );
+    }
+    match killed {
+        Some(Kill::Output) => {
+            return verdict(
+                RunStatus::OutputLimit,
+                None,
+                None,
+                Some("the program was stopped because its output passed the limit".into()),
+            )
+        }
+        Some(Kill::WallClock) => {
+            return verdict(
+                RunStatus::Timeout,
+                None,
+                None,
+                Some(format!("wall-clock time limit of {} exceeded", ms_text(wall_limit_ms))),
+            )
+        }
+        None => {}
+    }
+    match *end {
+        End::Exited(code) => verdict(RunStatus::Exited, Some(code), None, None),
+        End::Signaled(sig) => {
+            let name = signal_name(sig);
+            if stats.oom_kills > 0 && sig == libc::SIGKILL {
+                verdict(
+                    RunStatus::MemoryLimit,
+                    None,
+                    Some(name),
+                    Some("the program ran out of memory and was killed".into()),
+                )
+            } else if sig == libc::SIGXCPU || sig == libc::SIGKILL && cpu_limit_hit(stats, cpu_limit_secs) {
+                verdict(
+                    RunStatus::Timeout,
+                    None,
+                    Some(name),
+                    Some(format!("CPU time limit of {cpu_limit_secs}s exceeded")),
+                )
+            } else {
+                verdict(RunStatus::Signaled, None, Some(name), None)
+            }
+        }
+        End::SetupError(_) | End::Unknown => verdict(
+            RunStatus::SandboxError,
+            None,
+            None,
+            Some("the sandbox ended without reporting how the program ended".into()),
+        ),
+    }
+}
+
+fn cpu_limit_hit(stats: &CgroupStats, cpu_limit_secs: u64) -> bool {
+    stats.cpu_ns.is_some_and(|ns| ns >= cpu_limit_secs.saturating_mul(1_000_000_000))
+}
+
+fn ms_text(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(oom: u64, cpu_s: u64) -> CgroupStats {
+        CgroupStats {
+            oom_kills: oom,
+            cpu_ns: Some(cpu_s * 1_000_000_000),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let s0 = stats(0, 0);
+        assert_eq!(classify(&End::Exited(3), None, &s0, 1000, 1).exit_code, Some(3));
+        let v = classify(&End::Signaled(11), None, &s0, 1000, 1);
+        assert_eq!((v.status, v.signal.as_deref()), (RunStatus::Signaled, Some("SIGSEGV")));
+        assert_eq!(classify(&End::Signaled(9), None, &stats(1, 0), 1000, 5).status, RunStatus::MemoryLimit);
+        assert_eq!(classify(&End::Signaled(libc::SIGXCPU), None, &s0, 1000, 5).status, RunStatus::Timeout);
+        assert_eq!(classify(&End::Signaled(9), None, &stats(0, 6), 1000, 5).status, RunStatus::Timeout);
+        assert_eq!(classify(&End::Signaled(9), None, &stats(0, 1), 1000, 5).status, RunStatus::Signaled);
+        let t = classify(&End::Unknown, Some(Kill::WallClock), &s0, 2500, 5);
+        assert_eq!(t.status, RunStatus::Timeout);
+        assert!(t.error.as_deref().is_some_and(|e| e.contains("wall-clock") && e.contains("2.5s")));
+        assert_eq!(classify(&End::Exited(0), Some(Kill::Output), &s0, 1000, 5).status, RunStatus::OutputLimit);
+        assert_eq!(classify(&End::SetupError("x".into()), None, &s0, 1000, 5).status, RunStatus::SandboxError);
+    }
+}

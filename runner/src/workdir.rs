@@ -1,0 +1,103 @@
+//! The per-run working directory: a size- and inode-capped tmpfs mounted by the parent (so it can
+//! write inputs and read outputs) under `<scratch>/runs/<run id>`, bound into the sandbox, and
+//! unmounted and removed after the run. Stale ones from a crashed process are swept at start-up.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+/// One run's workdir on the host.
+#[derive(Debug)]
+pub(crate) struct Workdir {
+    path: PathBuf,
+    mounted: bool,
+    removed: bool,
+}
+
+impl Workdir {
+    /// Create it; a tmpfs of `size` bytes owned by `owner` when `tmpfs` (root mode), a plain
+    /// directory otherwise (rootless: size then only bounded by RLIMIT_FSIZE per file).
+    pub(crate) fn create(
+        runs_dir: &Path,
+        run_id: &str,
+        size: u64,
+        inodes: u64,
+        owner: Option<(u32, u32)>,
+        tmpfs: bool,
+    ) -> io::Result<Workdir> {
+        let path = runs_dir.join(run_id);
+        fs::DirBuilder::new().mode(0o700).create(&path)?;
+        let mut wd = Workdir {
+            path,
+            mounted: false,
+            removed: false,
+        };
+        if tmpfs {
+            let mut opts = format!("size={size},nr_inodes={inodes},mode=0700");
+            if let Some((uid, gid)) = owner {
+                opts.push_str(&format!(",uid={uid},gid={gid}"));
+            }
+            mount(
+                Some("tmpfs"),
+                &wd.path,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(opts.as_str()),
+            )
+            .map_err(|e| io::Error::other(format!("mounting the workdir tmpfs: {e}")))?;
+            wd.mounted = true;
+        }
+        Ok(wd)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Unmount and delete it.
+    pub(crate) fn remove(&mut self) {
+        if self.removed {
+            return;
+        }
+        self.removed = true;
+        if self.mounted {
+            if let Err(e) = umount2(&self.path, MntFlags::MNT_DETACH) {
+                tracing::error!(path = %self.path.display(), "unmounting a workdir: {e}");
+            }
+        }
+        if let Err(e) = fs::remove_dir_all(&self.path) {
+            tracing::error!(path = %self.path.display(), "removing a workdir: {e}");
+        }
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Remove workdirs under `runs_dir` whose run id `is_stale`: unmount (it may still be a tmpfs
+/// from a crashed process), then delete without following symlinks.
+pub(crate) fn sweep(runs_dir: &Path, is_stale: impl Fn(&str) -> bool) -> usize {
+    let Ok(entries) = fs::read_dir(runs_dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !is_stale(&name) {
+            continue;
+        }
+        let path = e.path();
+        // Several stacked mounts are possible in theory; unmount until it is a plain directory.
+        while umount2(&path, MntFlags::MNT_DETACH).is_ok() {}
+        if fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
