@@ -111,6 +111,16 @@ pub struct Reply {
     pub files: Vec<ReplyFile>,
 }
 
+impl Reply {
+    /// A reply with text only.
+    pub fn text(content: impl Into<String>) -> Self {
+        Reply {
+            content: content.into(),
+            files: Vec::new(),
+        }
+    }
+}
+
 /// Progress of a run while it waits or runs, so a frontend can show "queued: 3 ahead".
 #[async_trait::async_trait]
 pub trait Progress: Send + Sync {

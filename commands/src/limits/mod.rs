@@ -1,0 +1,9 @@
+//! Rate limiting: keyed quotas (governor), a per-user concurrency cap and the bounded run queue.
+
+mod clock;
+mod queue;
+mod rate;
+
+pub use clock::LimiterClock;
+pub use queue::{queue_note, QueuePermit, RunQueue, UserSlot};
+pub use rate::RateGate;
