@@ -1,13 +1,20 @@
 //! Typed configuration for coderunner: schema, embedded default, YAML loading and validation.
 
+mod error;
+mod keys;
 mod load;
+mod locate;
 mod lookup;
 mod schema;
 mod units;
+mod validate;
 
-pub use load::{ConfigError, DEFAULT_YAML};
+pub use error::{ConfigError, Problem};
+pub use load::DEFAULT_YAML;
+pub use locate::{KeyIndex, Position};
 pub use schema::*;
 pub use units::{ByteSize, HumanDuration, UnitError};
+pub use validate::{AGENT_TYPE, MIN_MEMORY, PLACEHOLDERS};
 
 #[cfg(test)]
 mod smoke {

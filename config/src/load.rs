@@ -1,26 +1,16 @@
-//! Loading a config from YAML text or a file, and the embedded default.
+//! Loading a config from YAML text or a file, and the embedded default: syntax, then unknown keys
+//! (all of them), then types, then meaning (all problems), each located by line.
 
 use std::path::Path;
 
+use serde_norway::Value;
+
+use crate::error::{ConfigError, Problem};
+use crate::locate::KeyIndex;
 use crate::schema::{Config, ConfigFile};
 
 /// The default configuration, compiled into the binary.
 pub const DEFAULT_YAML: &str = include_str!("../default.yaml");
-
-/// Why a configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{source_name}: {message}")]
-    Invalid {
-        source_name: String,
-        message: String,
-    },
-}
 
 impl Config {
     /// The embedded default configuration.
@@ -30,21 +20,31 @@ impl Config {
 
     /// Parse and validate YAML text; `source_name` names it in error messages.
     pub fn from_yaml_str(text: &str, source_name: &str) -> Result<Config, ConfigError> {
-        let file: ConfigFile = serde_norway::from_str(text).map_err(|e| ConfigError::Invalid {
+        let invalid = |problems: Vec<Problem>| ConfigError::Invalid {
             source_name: source_name.to_string(),
-            message: e.to_string(),
-        })?;
-        let config = file.config;
-        if config.agent_type != "CodeRunnerAgent" {
-            return Err(ConfigError::Invalid {
-                source_name: source_name.to_string(),
-                message: format!(
-                    "config.agent_type: `{}` is not supported; agent_type must be `CodeRunnerAgent`",
-                    config.agent_type
-                ),
-            });
+            problems,
+        };
+        let index = KeyIndex::new(text);
+        let doc: Value = serde_norway::from_str(text).map_err(|e| invalid(vec![from_serde(&e)]))?;
+        if doc.is_null() {
+            return Err(invalid(vec![Problem::new(
+                "config",
+                "the file is empty",
+                "a `config:` mapping; start from `coderunner config print-default`",
+            )]));
         }
-        Ok(config)
+        let unknown = crate::keys::unknown_keys(&doc, &index);
+        if !unknown.is_empty() {
+            return Err(invalid(unknown));
+        }
+        let file: ConfigFile =
+            serde_norway::from_str(text).map_err(|e| invalid(vec![from_serde(&e)]))?;
+        let problems = crate::validate::validate(&file.config, &index);
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        tracing::debug!(source = source_name, "config loaded");
+        Ok(file.config)
     }
 
     /// Read, parse and validate a config file.
@@ -55,4 +55,37 @@ impl Config {
         })?;
         Config::from_yaml_str(&text, &path.display().to_string())
     }
+}
+
+/// A serde_norway error (syntax, wrong type, missing key) as a located problem. Its text is
+/// `path: message at line L column C`; the parts go into their own fields.
+fn from_serde(e: &serde_norway::Error) -> Problem {
+    let mut text = e.to_string();
+    let (line, column) = match e.location() {
+        Some(loc) => {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            if let Some(stripped) = text.strip_suffix(&suffix) {
+                text = stripped.to_string();
+            }
+            (Some(loc.line()), Some(loc.column()))
+        }
+        None => (None, None),
+    };
+    let (path, what) = match text.split_once(": ") {
+        Some((p, rest)) if p.starts_with("config") && !p.contains(' ') => {
+            (p.to_string(), rest.to_string())
+        }
+        _ => ("config".to_string(), text),
+    };
+    let expected = if what.starts_with("missing field") {
+        "add it (see `coderunner config print-default` for every key)"
+    } else if what.contains("invalid type") || what.contains("unknown variant") {
+        "see `coderunner config print-default` for the accepted values"
+    } else {
+        ""
+    };
+    let mut p = Problem::new(path, what, expected);
+    p.line = line;
+    p.column = column;
+    p
 }
