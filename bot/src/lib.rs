@@ -1,3 +1,5 @@
 //! coderunner: a chat bot that runs people's code safely. Frontends (Discord, console, HTTP) and the CLI.
 
 pub mod cli;
+pub mod http;
+pub mod remote_runner;

@@ -1,0 +1,20 @@
+//! What the HTTP API runs requests on: the chat pipeline entered at `access` (so keys get the same
+//! tiers, limits, queue and audit as chat), behind a small trait the handlers depend on.
+
+use coderunner_commands::Progress;
+use coderunner_runner::RunOutcome;
+
+use super::auth::Caller;
+use super::body::ValidRun;
+use super::error::ApiError;
+
+/// Runs a validated request as `caller`, or refuses it with the status the client should see.
+#[async_trait::async_trait]
+pub trait RunBackend: Send + Sync {
+    async fn run(
+        &self,
+        caller: &Caller,
+        run: ValidRun,
+        progress: &dyn Progress,
+    ) -> Result<RunOutcome, ApiError>;
+}
