@@ -7,6 +7,7 @@
 mod cgroup;
 mod files;
 pub mod helper;
+pub mod host;
 mod local;
 mod mime;
 mod mode;

@@ -7,11 +7,15 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use coderunner_config::Config;
 
+mod check_config;
 mod console;
 mod discord;
+mod doctor;
+mod languages;
 mod not_built;
 mod run;
 mod serve;
+mod table;
 
 /// coderunner runs people's code safely, from Discord, a local console or an HTTP API.
 #[derive(Debug, Parser)]
@@ -125,9 +129,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Console { out }) => console::execute(config, out, false),
         Some(Command::Serve { listen }) => serve::execute(config, listen),
         Some(Command::Run(args)) => run::execute(config, args),
-        Some(Command::CheckConfig { .. }) => not_built::say("check-config"),
-        Some(Command::Languages) => not_built::say("languages"),
-        Some(Command::Doctor) => not_built::say("doctor"),
+        Some(Command::CheckConfig { path }) => check_config::execute(path.as_deref().or(config)),
+        Some(Command::Languages) => languages::execute(config),
+        Some(Command::Doctor) => doctor::execute(config),
         None => start_default(config),
     }
 }

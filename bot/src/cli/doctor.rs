@@ -1,0 +1,66 @@
+//! `coderunner doctor`: which protections this host gives the sandbox, probed live, with a one-line
+//! verdict. Exit status 0 for full isolation, 1 when anything is degraded.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use coderunner_runner::host::{HostReport, Status, Verdict};
+
+/// Probe the host for the config at `config_path` (or the embedded default) and print the report.
+pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(config_path)?;
+    let report = HostReport::probe(&config);
+    print!("{}", render(&report));
+    Ok(match report.verdict() {
+        Verdict::Full => ExitCode::SUCCESS,
+        Verdict::Degraded(_) => ExitCode::FAILURE,
+    })
+}
+
+/// The report as text: the protection table, the languages table, the verdict line.
+pub fn render(report: &HostReport) -> String {
+    let mut out = format!(
+        "coderunner doctor: live probe of this host (kernel {})\n\n",
+        report.kernel
+    );
+    let rows: Vec<[String; 3]> = report
+        .checks()
+        .into_iter()
+        .map(|c| [c.name, c.status.to_string(), c.detail])
+        .collect();
+    out += &super::table::render(&["PROTECTION", "STATUS", "DETAIL"], &rows);
+    let missing: Vec<String> = report
+        .checks()
+        .into_iter()
+        .filter(|c| c.status == Status::Missing)
+        .map(|c| c.name)
+        .collect();
+    if !missing.is_empty() {
+        out += &format!(
+            "\nWARNING: MISSING on this host: {}. Runs are less isolated than the security model promises.\n",
+            missing.join(", ")
+        );
+    }
+    out += "\n";
+    let langs: Vec<[String; 4]> = report
+        .languages
+        .iter()
+        .map(|l| {
+            [
+                l.name.clone(),
+                if l.installed() { "ok" } else { "not installed" }.to_string(),
+                l.path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| l.program.clone()),
+                match &l.version {
+                    Ok(v) => v.clone(),
+                    Err(e) => e.clone(),
+                },
+            ]
+        })
+        .collect();
+    out += &super::table::render(&["LANGUAGE", "STATUS", "PROGRAM", "VERSION"], &langs);
+    out += &format!("\nverdict: {}\n", report.verdict());
+    out
+}

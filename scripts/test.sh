@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The README's test command. Installs what the tests need (only what is missing, so it is fast
+# once set up), then runs exactly what CI runs: rustfmt check, clippy with warnings as errors,
+# and every test of the workspace. Meant for a Debian-like host where it runs as root (or with
+# sudo) and a Rust toolchain is installed.
+#
+# Usage: scripts/test.sh [--setup-only]
+#   --setup-only   install what the tests need, then stop (no cargo).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+setup_only=false
+case "${1:-}" in
+    --setup-only) setup_only=true ;;
+    "") ;;
+    *) printf 'usage: scripts/test.sh [--setup-only]\n' >&2; exit 2 ;;
+esac
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'scripts/test.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# --- system packages -------------------------------------------------------------------------
+# Interpreters and libraries the sandbox tests run real programs with. bubblewrap is not needed.
+required=(python3 python3-numpy python3-pandas python3-matplotlib gcc g++ libc6-dev)
+optional=(python3-scipy)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+missing=()
+for p in "${required[@]}" "${optional[@]}"; do
+    installed "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    command -v apt-get >/dev/null || die "missing packages: ${missing[*]}; this script installs them with apt-get, which this host lacks. Install them by hand."
+    sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || die "missing packages: ${missing[*]}; run as root or install sudo"
+        sudo=(sudo)
+    fi
+    log "installing missing packages: ${missing[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    to_install=()
+    for p in "${missing[@]}"; do
+        if printf '%s\n' "${optional[@]}" | grep -qx "$p" && ! apt-cache show "$p" >/dev/null 2>&1; then
+            log "optional package $p is not available from apt; skipping it"
+            continue
+        fi
+        to_install+=("$p")
+    done
+    if ((${#to_install[@]})); then
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${to_install[@]}" >/dev/null
+    fi
+fi
+
+# Node.js: the javascript language runs /usr/bin/node (v18 or newer).
+if ! [ -x /usr/bin/node ]; then
+    log "/usr/bin/node is missing; installing nodejs from apt"
+    command -v apt-get >/dev/null || die "/usr/bin/node is missing; install Node.js 18 or newer"
+    sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs >/dev/null \
+        || die "could not install nodejs; install Node.js 18 or newer so that /usr/bin/node exists"
+fi
+node_major=$(/usr/bin/node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 18 ] || die "/usr/bin/node is version $node_major; the tests need Node.js 18 or newer at /usr/bin/node"
+
+# The sandbox uses the system Python, never a pyenv or virtualenv one on PATH.
+/usr/bin/python3 -c 'import numpy, pandas, matplotlib' 2>/dev/null \
+    || die "/usr/bin/python3 cannot import numpy, pandas and matplotlib even though their packages are installed"
+
+# --- Rust toolchain --------------------------------------------------------------------------
+command -v cargo >/dev/null || die "cargo is not on PATH; install Rust (https://rustup.rs) first"
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null || die "cargo ${component/rustfmt/fmt} is missing; install the $component component"
+        log "installing the $component component"
+        rustup component add "$component"
+    fi
+done
+
+if $setup_only; then
+    log "setup complete"
+    exit 0
+fi
+
+# --- checks ----------------------------------------------------------------------------------
+log "cargo fmt --all --check"
+cargo fmt --all --check
+
+log "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "cargo test --workspace"
+cargo test --workspace
+
+log "all checks passed"
