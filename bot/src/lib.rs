@@ -1,5 +1,6 @@
 //! coderunner: a chat bot that runs people's code safely. Frontends (Discord, console, HTTP) and the CLI.
 
 pub mod cli;
+pub mod discord;
 pub mod http;
 pub mod remote_runner;

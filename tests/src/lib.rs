@@ -1,3 +1,4 @@
 //! Shared test support for the cross-crate suites: the binaries under test and a fake Discord.
 
 pub mod harness;
+pub mod fake_discord;
