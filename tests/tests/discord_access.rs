@@ -243,3 +243,50 @@ async fn sigterm_finishes_the_running_job_refuses_new_ones_and_exits_cleanly() {
     );
     assert!(bot.log().contains("shutting down"));
 }
+
+fn registered_names(call: &Call) -> Vec<String> {
+    call.json
+        .as_ref()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_are_registered_per_guild_or_globally() {
+    let (fake, _bot) = launch(|_| {}).await;
+    let put = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "PUT" && c.path.ends_with("/commands"))
+        .expect("registered");
+    assert!(
+        put.path.contains(&format!(
+            "/guilds/{}/commands",
+            coderunner_tests::fake_discord::GUILD
+        )),
+        "guild registration with discord.guilds set: {}",
+        put.path
+    );
+    let names = registered_names(&put);
+    for want in ["run", "langs", "help", "runs", "files", "reset", "Run code"] {
+        assert!(
+            names.contains(&want.to_string()),
+            "{want} missing from {names:?}"
+        );
+    }
+
+    let (fake, _bot) = launch(|c| c.discord.guilds.clear()).await;
+    let put = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "PUT" && c.path.ends_with("/commands"))
+        .expect("registered");
+    assert!(
+        !put.path.contains("/guilds/"),
+        "global registration: {}",
+        put.path
+    );
+}

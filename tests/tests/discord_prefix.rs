@@ -40,7 +40,7 @@ async fn prefix_run_with_a_code_block_replies_with_the_output() {
     let msg = fake.post(
         &alice,
         CHANNEL,
-        "!run python\n```py\nprint(6 * 7)\n```",
+        "!run python\n```py\nprint(6 * 7)\nopen('answer.txt', 'w').write('forty-two')\n```",
         vec![],
     );
     let post = fake
@@ -55,6 +55,13 @@ async fn prefix_run_with_a_code_block_replies_with_the_output() {
         content.contains("42"),
         "output missing from the reply: {content}"
     );
+    let written = post.file("answer.txt").unwrap_or_else(|| {
+        panic!(
+            "the file the program wrote is attached: {:?}",
+            post.file_names()
+        )
+    });
+    assert_eq!(written.content, b"forty-two");
     assert_eq!(
         body["message_reference"]["message_id"],
         msg.to_string(),
@@ -365,4 +372,40 @@ async fn a_long_run_shows_typing_and_a_running_message_then_the_result() {
         .iter()
         .any(|c| c.method == "POST" && c.path == format!("/api/v10/channels/{CHANNEL}/typing"));
     assert!(typing, "a typing indicator was shown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_text_commands_go_through_the_pipeline() {
+    let (fake, bot) = launch(|_| {}).await;
+    let alice = fake.user("alice", &[]);
+    let mark = fake.mark();
+    fake.post(&alice, CHANNEL, "!langs", vec![]);
+    let langs = fake
+        .wait_call(mark, WAIT, |c| post_in(c, CHANNEL))
+        .await
+        .unwrap_or_else(|| panic!("no answer to !langs; log:\n{}", bot.log()));
+    let text = langs.content().unwrap_or_default();
+    assert!(
+        text.contains("python") && text.contains("javascript"),
+        "{text}"
+    );
+
+    let mark = fake.mark();
+    fake.post(&alice, CHANNEL, "!help", vec![]);
+    let help = fake
+        .wait_call(mark, WAIT, |c| post_in(c, CHANNEL))
+        .await
+        .unwrap_or_else(|| panic!("no answer to !help; log:\n{}", bot.log()));
+    let text = help.content().unwrap_or_default();
+    assert!(text.contains("!run"), "help explains !run: {text}");
+
+    // Plain chat and other bots' commands are not addressed to this bot (the pipeline decides).
+    let mark = fake.mark();
+    fake.post(&alice, CHANNEL, "lunch anyone?", vec![]);
+    fake.post(&alice, CHANNEL, "!play some music", vec![]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        fake.calls_since(mark).iter().all(|c| !c.is_message_post()),
+        "the bot must stay quiet on ordinary messages"
+    );
 }

@@ -92,9 +92,14 @@ impl Call {
         } else {
             format!(" files={:?}", self.file_names())
         };
+        let kind = if self.payload_json.is_some() || !self.files.is_empty() {
+            " multipart payload_json="
+        } else {
+            " "
+        };
         format!(
-            "{} {} -> {} {}{}",
-            self.method, self.path, self.status, body, files
+            "{} {} -> {}{}{}{}",
+            self.method, self.path, self.status, kind, body, files
         )
     }
 }
