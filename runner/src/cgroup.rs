@@ -158,6 +158,7 @@ impl Cgroups {
             layout: self.layout.clone(),
             run_id: run_id.to_string(),
             dirs,
+            removed: false,
         };
         for d in &run.dirs {
             fs::create_dir(d)?;
@@ -223,6 +224,7 @@ pub(crate) struct RunCgroup {
     layout: Layout,
     run_id: String,
     dirs: Vec<PathBuf>,
+    removed: bool,
 }
 
 impl RunCgroup {
@@ -296,7 +298,8 @@ impl RunCgroup {
     }
 
     /// Kill stragglers and remove the directories. Returns false if one could not be removed.
-    pub(crate) async fn remove(self) -> bool {
+    pub(crate) async fn remove(mut self) -> bool {
+        self.removed = true;
         let mut all = true;
         for d in &self.dirs {
             let mut removed = false;
@@ -323,6 +326,17 @@ impl RunCgroup {
             }
         }
         all
+    }
+}
+
+impl Drop for RunCgroup {
+    /// Only reached when a run was cancelled mid-way (its future dropped): clean up synchronously.
+    fn drop(&mut self) {
+        if !self.removed {
+            for d in &self.dirs {
+                remove_dir_retrying(d);
+            }
+        }
     }
 }
 

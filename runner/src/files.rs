@@ -86,7 +86,9 @@ pub fn validate_input_path(name: &str) -> Result<(), FileNameError> {
 
 /// Check a whole set of input names: each valid, no duplicates, and no name that is both a file
 /// and a directory (`dir` and `dir/x`).
-pub fn validate_input_set<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), FileNameError> {
+pub fn validate_input_set<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), FileNameError> {
     let mut files = BTreeSet::new();
     for name in names {
         validate_input_path(name)?;
@@ -96,7 +98,14 @@ pub fn validate_input_set<'a>(names: impl IntoIterator<Item = &'a str>) -> Resul
     }
     for name in &files {
         let mut prefix = String::new();
-        for part in name.split('/').collect::<Vec<_>>().iter().rev().skip(1).rev() {
+        for part in name
+            .split('/')
+            .collect::<Vec<_>>()
+            .iter()
+            .rev()
+            .skip(1)
+            .rev()
+        {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
@@ -113,7 +122,11 @@ pub fn validate_input_set<'a>(names: impl IntoIterator<Item = &'a str>) -> Resul
 }
 
 /// Write the input files under `dir`, owned by `owner` (uid, gid) so the program may change them.
-pub(crate) fn write_inputs(dir: &Path, files: &[InputFile], owner: Option<(u32, u32)>) -> io::Result<()> {
+pub(crate) fn write_inputs(
+    dir: &Path,
+    files: &[InputFile],
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
     for f in files {
         let mut at = dir.to_path_buf();
         let parts: Vec<&str> = f.path.split('/').collect();
@@ -192,7 +205,11 @@ pub(crate) struct CollectLimits {
 /// Regular, non-hidden files under `dir` that are new or changed since `before`, sorted by path.
 /// Symlinks, devices, FIFOs and sockets are skipped without being opened through; a file too big
 /// for what is left of the byte budget is skipped, never truncated.
-pub(crate) fn collect_outputs(dir: &Path, before: &Snapshot, limits: CollectLimits) -> Vec<OutputFile> {
+pub(crate) fn collect_outputs(
+    dir: &Path,
+    before: &Snapshot,
+    limits: CollectLimits,
+) -> Vec<OutputFile> {
     let started = Instant::now();
     let mut found: Vec<(String, PathBuf, u64)> = Vec::new();
     let mut visited = 0usize;
@@ -216,7 +233,11 @@ pub(crate) fn collect_outputs(dir: &Path, before: &Snapshot, limits: CollectLimi
             if name.starts_with('.') {
                 continue;
             }
-            let child_rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let child_rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             let Ok(meta) = fs::symlink_metadata(e.path()) else {
                 continue;
             };
@@ -274,7 +295,14 @@ mod tests {
 
     #[test]
     fn good_names_pass() {
-        for n in ["main.py", "data/sales.csv", "a b.txt", "ünï.txt", "x/y/z/w.bin", "backslash\\ok"] {
+        for n in [
+            "main.py",
+            "data/sales.csv",
+            "a b.txt",
+            "ünï.txt",
+            "x/y/z/w.bin",
+            "backslash\\ok",
+        ] {
             assert_eq!(validate_input_path(n), Ok(()), "{n}");
         }
     }
@@ -282,17 +310,50 @@ mod tests {
     #[test]
     fn bad_names_are_refused_precisely() {
         assert_eq!(validate_input_path(""), Err(FileNameError::Empty));
-        assert!(matches!(validate_input_path("/etc/passwd"), Err(FileNameError::Absolute(_))));
-        assert!(matches!(validate_input_path("../secret"), Err(FileNameError::ParentDir(_))));
-        assert!(matches!(validate_input_path("a/../../b"), Err(FileNameError::ParentDir(_))));
-        assert!(matches!(validate_input_path("a\0b"), Err(FileNameError::Nul(_))));
-        assert!(matches!(validate_input_path("a//b"), Err(FileNameError::BadComponent(_))));
-        assert!(matches!(validate_input_path("./a"), Err(FileNameError::BadComponent(_))));
-        assert!(matches!(validate_input_path("dir/"), Err(FileNameError::BadComponent(_))));
-        assert!(matches!(validate_input_path("a\nb"), Err(FileNameError::Control(_))));
-        assert!(matches!(validate_input_path(&"x".repeat(300)), Err(FileNameError::TooLong { len: 300, .. })));
-        assert!(matches!(validate_input_path("1/2/3/4/5/6/7/8/9"), Err(FileNameError::TooDeep(_))));
-        assert!(matches!(validate_input_path(".coderunner-bin"), Err(FileNameError::Reserved(_))));
+        assert!(matches!(
+            validate_input_path("/etc/passwd"),
+            Err(FileNameError::Absolute(_))
+        ));
+        assert!(matches!(
+            validate_input_path("../secret"),
+            Err(FileNameError::ParentDir(_))
+        ));
+        assert!(matches!(
+            validate_input_path("a/../../b"),
+            Err(FileNameError::ParentDir(_))
+        ));
+        assert!(matches!(
+            validate_input_path("a\0b"),
+            Err(FileNameError::Nul(_))
+        ));
+        assert!(matches!(
+            validate_input_path("a//b"),
+            Err(FileNameError::BadComponent(_))
+        ));
+        assert!(matches!(
+            validate_input_path("./a"),
+            Err(FileNameError::BadComponent(_))
+        ));
+        assert!(matches!(
+            validate_input_path("dir/"),
+            Err(FileNameError::BadComponent(_))
+        ));
+        assert!(matches!(
+            validate_input_path("a\nb"),
+            Err(FileNameError::Control(_))
+        ));
+        assert!(matches!(
+            validate_input_path(&"x".repeat(300)),
+            Err(FileNameError::TooLong { len: 300, .. })
+        ));
+        assert!(matches!(
+            validate_input_path("1/2/3/4/5/6/7/8/9"),
+            Err(FileNameError::TooDeep(_))
+        ));
+        assert!(matches!(
+            validate_input_path(".coderunner-bin"),
+            Err(FileNameError::Reserved(_))
+        ));
         let msg = validate_input_path("/abs").unwrap_err().to_string();
         assert!(msg.contains("relative"), "{msg}");
     }
@@ -301,9 +362,15 @@ mod tests {
     fn file_dir_clash_and_duplicates_are_refused() {
         assert_eq!(
             validate_input_set(["dir", "dir/test.txt"]),
-            Err(FileNameError::FileDirClash { file: "dir".into(), nested: "dir/test.txt".into() })
+            Err(FileNameError::FileDirClash {
+                file: "dir".into(),
+                nested: "dir/test.txt".into()
+            })
         );
-        assert_eq!(validate_input_set(["a", "a"]), Err(FileNameError::Duplicate("a".into())));
+        assert_eq!(
+            validate_input_set(["a", "a"]),
+            Err(FileNameError::Duplicate("a".into()))
+        );
         assert_eq!(validate_input_set(["dir/a", "dir/b", "c"]), Ok(()));
     }
 
@@ -312,8 +379,14 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let d = tmp.path();
         let inputs = vec![
-            InputFile { path: "keep.txt".into(), content: b"same".to_vec() },
-            InputFile { path: "edit.txt".into(), content: b"old".to_vec() },
+            InputFile {
+                path: "keep.txt".into(),
+                content: b"same".to_vec(),
+            },
+            InputFile {
+                path: "edit.txt".into(),
+                content: b"old".to_vec(),
+            },
         ];
         write_inputs(d, &inputs, None).expect("write");
         let snap = Snapshot::of_inputs(d, &inputs);

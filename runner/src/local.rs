@@ -12,14 +12,16 @@ use coderunner_config::{Config, MemoryStrategy, Profile};
 
 use crate::cgroup::{CgroupLimits, CgroupStats, Cgroups, RunCgroup};
 use crate::files::{self, CollectLimits, Snapshot};
+use crate::host::{HostReport, Verdict};
 use crate::outcome::{CompileOutcome, RunOutcome, RunStatus};
+use crate::owner::{is_stale, owner_tag};
 use crate::plan::{self, BaseLayout, Placeholders};
 use crate::protocol::{HelperSpec, Isolation, Network, Rlimits};
 use crate::spawn::{run_stage, StageResult};
 use crate::status::classify;
 use crate::uids::{UidLease, UidPool};
 use crate::workdir::{self, Workdir};
-use crate::{mode, seccomp, RunRequest, Runner, RunnerError};
+use crate::{seccomp, RunRequest, Runner, RunnerError};
 
 /// Inode cap of every tmpfs of a run (files a program can create: bounds directory bombs).
 const TMPFS_INODES: u64 = 16_384;
@@ -90,32 +92,52 @@ impl LocalRunner {
             )));
         }
         let scratch = rc.scratch_dir.clone();
-        if !scratch.is_absolute() || scratch.starts_with("/root") || scratch.starts_with(&config.data_dir) {
+        if !scratch.is_absolute()
+            || scratch.starts_with("/root")
+            || scratch.starts_with(&config.data_dir)
+        {
             return Err(RunnerError::InvalidRequest(format!(
                 "runner.scratch_dir `{}` must be an absolute path outside /root and the data directory",
                 scratch.display()
             )));
         }
-        let root = mode::is_root();
-        let mut degraded = Vec::new();
+        // The same live probe `coderunner doctor` reports, so the two never disagree.
+        let host = HostReport::probe_isolation(config);
+        if !host.can_sandbox() {
+            return Err(RunnerError::Sandbox(format!(
+                "cannot sandbox on this host: {}; run coderunner as root (e.g. in its container) or enable user namespaces",
+                host.verdict()
+            )));
+        }
+        let root = host.root_mode();
+        let mut degraded = match host.verdict() {
+            Verdict::Full => Vec::new(),
+            Verdict::Degraded(why) => why,
+        };
         let rootless = if root {
             None
-        } else if mode::userns_available() {
-            degraded.push("not root: rootless mode (user namespace); no per-run uids, no cgroups (memory bounded by RLIMIT_AS and language flags), workdir size bounded only per file".to_string());
-            Some((nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()))
         } else {
-            return Err(RunnerError::Sandbox(
-                "cannot sandbox: coderunner is not root and this host does not allow unprivileged user namespaces; run it as root (e.g. in its container) or enable user namespaces".into(),
-            ));
+            degraded.push("not root: rootless mode (user namespace); no per-run uids, no cgroups (memory bounded by RLIMIT_AS and language flags), workdir size bounded only per file".to_string());
+            Some((
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ))
         };
 
         for dir in [&scratch, &scratch.join("runs"), &scratch.join("root")] {
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         std::fs::set_permissions(&scratch, std::fs::Permissions::from_mode(0o700))?;
 
-        let cgroups = if root { Cgroups::open(&rc.cgroup_parent) } else { None };
-        if root && cgroups.is_none() {
+        let cgroups = if root {
+            Cgroups::open(&rc.cgroup_parent)
+        } else {
+            None
+        };
+        if root && cgroups.is_none() && !degraded.iter().any(|d| d.contains("cgroup")) {
             degraded.push("no writable cgroup memory+pids controllers: memory bounded by RLIMIT_AS only, pids by RLIMIT_NPROC only".into());
         }
         let uids = if root {
@@ -135,14 +157,15 @@ impl LocalRunner {
         let swept_dirs = workdir::sweep(&scratch.join("runs"), stale);
         let swept_cgroups = cgroups.as_ref().map_or(0, |c| c.sweep(stale));
         if swept_dirs + swept_cgroups > 0 {
-            tracing::warn!(swept_dirs, swept_cgroups, "removed leftovers of an earlier coderunner process");
+            tracing::warn!(
+                swept_dirs,
+                swept_cgroups,
+                "removed leftovers of an earlier coderunner process"
+            );
         }
 
         let seccomp = seccomp::compile_policy().map_err(|e| RunnerError::Sandbox(e.to_string()))?;
-        let landlock_abi = mode::landlock_abi();
-        if landlock_abi.is_none() {
-            degraded.push("no Landlock: the mount layout is the only filesystem wall".into());
-        }
+        let landlock_abi = host.landlock_abi.as_ref().ok().map(|v| *v as i32);
         // Sharing one empty netns is only safe when Landlock scopes abstract UNIX sockets (ABI 6),
         // which would otherwise be a channel between concurrent runs.
         let netns = if root && landlock_abi.is_some_and(|v| v >= 6) {
@@ -199,34 +222,11 @@ impl Runner for LocalRunner {
     }
 }
 
-/// `<pid>.<start time>`: identifies this process across pid reuse.
-fn owner_tag(pid: u32) -> String {
-    format!("{pid}.{}", mode::start_time(pid).unwrap_or(0))
-}
-
-/// A run id `<pid>.<start>-<seq>` is stale when its process is no longer the one that made it.
-fn is_stale(run_id: &str, ours: &str) -> bool {
-    let Some((tag, _)) = run_id.rsplit_once('-') else {
-        return false; // not ours to touch
-    };
-    if tag == ours {
-        return false;
-    }
-    let Some((pid, _)) = tag.split_once('.') else {
-        return false;
-    };
-    match pid.parse::<u32>() {
-        Ok(pid) => owner_tag(pid) != tag,
-        Err(_) => false,
-    }
-}
-
 /// Create (or reuse) the pinned empty network namespace at `path`.
 fn pinned_netns(helper: &Path, path: &Path) -> Result<PathBuf, String> {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
-    let pinned = || {
-        nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
-    };
+    let pinned =
+        || nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC);
     if pinned() {
         return Ok(path.to_path_buf());
     }
@@ -320,13 +320,23 @@ impl Inner {
         let compile_argv = match &req.spec.compile {
             Some(t) => match plan::command(t, &values, &[]) {
                 Ok(a) => Some(a),
-                Err(e) => return Ok(RunOutcome::sandbox_error(format!("{}: {}", req.language, e.0))),
+                Err(e) => {
+                    return Ok(RunOutcome::sandbox_error(format!(
+                        "{}: {}",
+                        req.language, e.0
+                    )))
+                }
             },
             None => None,
         };
         let run_argv = match plan::command(&req.spec.run, &values, &req.args) {
             Ok(a) => a,
-            Err(e) => return Ok(RunOutcome::sandbox_error(format!("{}: {}", req.language, e.0))),
+            Err(e) => {
+                return Ok(RunOutcome::sandbox_error(format!(
+                    "{}: {}",
+                    req.language, e.0
+                )))
+            }
         };
 
         let lease: Option<UidLease> = match &self.uids {
@@ -340,7 +350,11 @@ impl Inner {
             (None, Some(ids)) => ids,
             (None, None) => return Err(RunnerError::Sandbox("no uid for the run".into())),
         };
-        let run_id = format!("{}-{}", self.owner_tag, self.seq.fetch_add(1, Ordering::Relaxed));
+        let run_id = format!(
+            "{}-{}",
+            self.owner_tag,
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        );
         let mut workdir = Workdir::create(
             &self.runs_dir,
             &run_id,
@@ -349,7 +363,18 @@ impl Inner {
             lease.as_ref().map(|_| (uid, gid)),
             self.rootless.is_none(),
         )?;
-        let result = self.run_in(&req, &run_id, &workdir, uid, gid, compile_argv, run_argv, &values).await;
+        let result = self
+            .run_in(
+                &req,
+                &run_id,
+                &workdir,
+                uid,
+                gid,
+                compile_argv,
+                run_argv,
+                &values,
+            )
+            .await;
         workdir.remove();
         drop(lease);
         result
@@ -368,17 +393,37 @@ impl Inner {
         values: &Placeholders,
     ) -> Result<RunOutcome, RunnerError> {
         let owner = self.rootless.is_none().then_some((uid, gid));
-        files::write_inputs(workdir.path(), &req.files, owner)
-            .map_err(|e| RunnerError::InvalidRequest(format!("writing the input files: {e} (are they larger than the workdir?)")))?;
+        files::write_inputs(workdir.path(), &req.files, owner).map_err(|e| {
+            RunnerError::InvalidRequest(format!(
+                "writing the input files: {e} (are they larger than the workdir?)"
+            ))
+        })?;
         let env = plan::environment(&req.spec, &req.limits, values);
 
         let mut compile = None;
         if let Some(argv) = compile_argv {
             let limits = StageLimits::compile(&req.limits);
             let m = self
-                .stage(req, &format!("{run_id}c"), workdir, uid, gid, argv, env.clone(), &[], &limits)
+                .stage(
+                    req,
+                    &format!("{run_id}c"),
+                    workdir,
+                    uid,
+                    gid,
+                    argv,
+                    env.clone(),
+                    &[],
+                    &limits,
+                )
                 .await?;
-            let v = classify(&m.result.end, m.result.killed, &m.stats, limits.wall.as_millis() as u64, limits.cpu_secs);
+            let v = classify(
+                &m.result.end,
+                m.result.killed,
+                &m.stats,
+                limits.wall.as_millis() as u64,
+                limits.cpu_secs,
+                limits.memory,
+            );
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             let ok = v.status == RunStatus::Exited && v.exit_code == Some(0);
             let outcome = CompileOutcome {
@@ -413,9 +458,18 @@ impl Inner {
         let snapshot = Snapshot::of_inputs(workdir.path(), &req.files);
         let limits = StageLimits::run(&req.limits);
         let m = self
-            .stage(req, run_id, workdir, uid, gid, run_argv, env, &req.stdin, &limits)
+            .stage(
+                req, run_id, workdir, uid, gid, run_argv, env, &req.stdin, &limits,
+            )
             .await?;
-        let v = classify(&m.result.end, m.result.killed, &m.stats, limits.wall.as_millis() as u64, limits.cpu_secs);
+        let v = classify(
+            &m.result.end,
+            m.result.killed,
+            &m.stats,
+            limits.wall.as_millis() as u64,
+            limits.cpu_secs,
+            limits.memory,
+        );
         if let Some(status) = &m.result.landlock {
             if status != "fully_enforced" {
                 tracing::warn!(landlock = %status, "Landlock was not fully enforced for a run");
@@ -495,7 +549,10 @@ impl Inner {
             Network::Isolated
         };
         let isolation = match self.rootless {
-            Some((outer_uid, outer_gid)) => Isolation::Rootless { outer_uid, outer_gid },
+            Some((outer_uid, outer_gid)) => Isolation::Rootless {
+                outer_uid,
+                outer_gid,
+            },
             None => Isolation::Root { uid, gid },
         };
         let spec = HelperSpec {
@@ -524,27 +581,22 @@ impl Inner {
             landlock: self.landlock,
             seccomp: self.seccomp.clone(),
         };
-        let result = run_stage(&self.helper, &spec, stdin, cgroup.as_ref(), limits.wall, limits.output).await;
+        let result = run_stage(
+            &self.helper,
+            &spec,
+            stdin,
+            cgroup.as_ref(),
+            limits.wall,
+            limits.output,
+        )
+        .await;
         let stats = cgroup.as_ref().map(RunCgroup::stats).unwrap_or_default();
         if let Some(cg) = cgroup {
             cg.remove().await;
         }
-        Ok(Measured { result: result?, stats })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stale_detection_spares_live_and_foreign_names() {
-        let ours = owner_tag(std::process::id());
-        assert!(!is_stale(&format!("{ours}-3"), &ours));
-        // pid 1 is alive, but with another start time it is a dead owner whose pid was reused.
-        assert!(is_stale("1.999999999-0", &ours));
-        assert!(!is_stale(&format!("{}-0", owner_tag(1)), &ours));
-        assert!(!is_stale("netns", &ours));
-        assert!(!is_stale("somebody-elses", &ours));
+        Ok(Measured {
+            result: result?,
+            stats,
+        })
     }
 }

@@ -54,6 +54,9 @@ impl Capture {
     pub(crate) async fn overflowed(&self) {
         loop {
             let notified = self.overflow.notified();
+            tokio::pin!(notified);
+            // Register before checking the flag: notify_waiters only wakes registered waiters.
+            notified.as_mut().enable();
             if self.lock().overflowed {
                 return;
             }

@@ -5,14 +5,16 @@ use std::path::{Path, PathBuf};
 
 use coderunner_config::{Language, Profile};
 
+use crate::host;
+
 /// Where the workdir appears inside the sandbox.
 pub(crate) const WORKDIR: &str = "/work";
 /// Where a compiled program is written (hidden, so it is never returned as an output file).
 pub(crate) const EXE: &str = "/work/.coderunner-bin";
-/// Directories bare command names are looked up in (all under the /usr bind on merged-usr hosts).
-const SEARCH_PATH: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin"];
 /// Top-level system directories: bound read-only when real directories, recreated when symlinks.
-const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
 /// /etc entries every run sees (read-only). Nothing secret: no passwd/shadow of the host.
 const ETC_BASE: &[&str] = &["/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime"];
 /// Extra /etc entries for runs with network access.
@@ -124,29 +126,32 @@ pub(crate) fn command(
     let Some(first) = argv.first().cloned() else {
         return Err(NotInstalled("the language's command is empty".into()));
     };
-    if first.contains('/') {
-        if !first.starts_with(WORKDIR) && !Path::new(&first).is_file() {
-            return Err(NotInstalled(format!("`{first}` does not exist on this host")));
-        }
-    } else {
-        let found = SEARCH_PATH
-            .iter()
-            .map(|d| Path::new(d).join(&first))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                NotInstalled(format!(
-                    "`{first}` is not installed on this host (looked in {})",
-                    SEARCH_PATH.join(", ")
-                ))
-            })?;
-        argv[0] = found.to_string_lossy().into_owned();
+    if first.starts_with(WORKDIR) {
+        return Ok(argv); // produced by the compile stage inside the sandbox
     }
+    // The same lookup `doctor` and `languages` use: bare names only in host::SEARCH_DIRS, which
+    // the sandbox binds read-only at the same paths.
+    let found = host::resolve(&first).ok_or_else(|| {
+        NotInstalled(if first.contains('/') {
+            format!("`{first}` is not an executable file on this host")
+        } else {
+            format!(
+                "`{first}` is not installed on this host (looked in {})",
+                host::SEARCH_DIRS.join(", ")
+            )
+        })
+    })?;
+    argv[0] = found.to_string_lossy().into_owned();
     Ok(argv)
 }
 
 /// The program's whole environment: a fixed base, thread caps from the profile, then the
 /// language's own variables (placeholders filled).
-pub(crate) fn environment(language: &Language, profile: &Profile, values: &Placeholders) -> Vec<(String, String)> {
+pub(crate) fn environment(
+    language: &Language,
+    profile: &Profile,
+    values: &Placeholders,
+) -> Vec<(String, String)> {
     let threads = profile.cpus.ceil().max(1.0).to_string();
     let mut env: Vec<(String, String)> = vec![
         ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
@@ -155,7 +160,13 @@ pub(crate) fn environment(language: &Language, profile: &Profile, values: &Place
         ("TMPDIR".into(), "/tmp".into()),
         ("USER".into(), "sandbox".into()),
     ];
-    for var in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"] {
+    for var in [
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+    ] {
         env.push((var.into(), threads.clone()));
     }
     for (k, v) in &language.env {
@@ -174,7 +185,11 @@ mod tests {
         let v = Placeholders::new("main.js", 256 << 20);
         assert_eq!(v.heap_mib, 192);
         let argv = command(
-            &["node".into(), "--max-old-space-size={heap_mib}".into(), "{file}".into()],
+            &[
+                "node".into(),
+                "--max-old-space-size={heap_mib}".into(),
+                "{file}".into(),
+            ],
             &v,
             &["a b".into()],
         )

@@ -5,9 +5,9 @@
 //! the helper into the run's cgroup, so the helper cannot run anything before it is contained.
 //! The helper answers with newline-separated JSON [`Report`]s and then exits.
 
-use std::io::{self, Read};
 #[cfg(test)]
 use std::io::Write;
+use std::io::{self, Read};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};

@@ -71,17 +71,24 @@ pub(crate) async fn run_stage(
         .kill_on_drop(true);
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {
-        RunnerError::Sandbox(format!("starting the sandbox helper {}: {e}", helper.display()))
+        RunnerError::Sandbox(format!(
+            "starting the sandbox helper {}: {e}",
+            helper.display()
+        ))
     })?;
     // The Command still holds the helper's end of the socket; without dropping it we would never
     // see EOF on the reports.
     drop(cmd);
-    let pid = child.id().ok_or_else(|| RunnerError::Sandbox("the sandbox helper exited at once".into()))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| RunnerError::Sandbox("the sandbox helper exited at once".into()))?;
     if let Some(cg) = cgroup {
         if let Err(e) = cg.add(pid) {
             let _ = child.start_kill();
             let _ = child.wait().await;
-            return Err(RunnerError::Sandbox(format!("moving the helper into its cgroup: {e}")));
+            return Err(RunnerError::Sandbox(format!(
+                "moving the helper into its cgroup: {e}"
+            )));
         }
     }
     ours.set_nonblocking(true)?;
@@ -135,7 +142,10 @@ pub(crate) async fn run_stage(
             cg.kill_all();
         }
     }
-    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(KILL_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         tracing::error!(pid, "the sandbox helper did not exit after SIGKILL");
     }
     let wall = started.elapsed();

@@ -28,6 +28,7 @@ pub(crate) fn classify(
     stats: &CgroupStats,
     wall_limit_ms: u64,
     cpu_limit_secs: u64,
+    memory_limit: u64,
 ) -> Verdict {
     let verdict = |status, exit_code, signal, error: Option<String>| Verdict {
         status,
@@ -57,7 +58,10 @@ pub(crate) fn classify(
                 RunStatus::Timeout,
                 None,
                 None,
-                Some(format!("wall-clock time limit of {} exceeded", ms_text(wall_limit_ms))),
+                Some(format!(
+                    "wall-clock time limit of {} exceeded",
+                    ms_text(wall_limit_ms)
+                )),
             )
         }
         None => {}
@@ -66,22 +70,29 @@ pub(crate) fn classify(
         End::Exited(code) => verdict(RunStatus::Exited, Some(code), None, None),
         End::Signaled(sig) => {
             let name = signal_name(sig);
-            if stats.oom_kills > 0 && sig == libc::SIGKILL {
+            let oom = || {
                 verdict(
                     RunStatus::MemoryLimit,
                     None,
-                    Some(name),
+                    Some(name.clone()),
                     Some("the program ran out of memory and was killed".into()),
                 )
-            } else if sig == libc::SIGXCPU || sig == libc::SIGKILL && cpu_limit_hit(stats, cpu_limit_secs) {
+            };
+            if stats.oom_kills > 0 && sig == libc::SIGKILL {
+                oom()
+            } else if sig == libc::SIGXCPU
+                || sig == libc::SIGKILL && cpu_limit_hit(stats, cpu_limit_secs)
+            {
                 verdict(
                     RunStatus::Timeout,
                     None,
-                    Some(name),
+                    Some(name.clone()),
                     Some(format!("CPU time limit of {cpu_limit_secs}s exceeded")),
                 )
+            } else if runtime_out_of_memory(sig, stats, memory_limit) {
+                oom()
             } else {
-                verdict(RunStatus::Signaled, None, Some(name), None)
+                verdict(RunStatus::Signaled, None, Some(name.clone()), None)
             }
         }
         End::SetupError(_) | End::Unknown => verdict(
@@ -93,8 +104,22 @@ pub(crate) fn classify(
     }
 }
 
+/// A runtime that caps its own heap below the cgroup (node's `--max-old-space-size={heap_mib}`,
+/// 3/4 of the limit) aborts instead of being OOM-killed: an abort-like signal with the limit hit
+/// or a peak at that fraction is the memory limit too.
+fn runtime_out_of_memory(sig: i32, stats: &CgroupStats, memory_limit: u64) -> bool {
+    let abort_like = matches!(sig, libc::SIGABRT | libc::SIGTRAP | libc::SIGKILL);
+    let near_limit = stats.memory_limit_hits > 0
+        || stats
+            .peak_memory
+            .is_some_and(|p| memory_limit > 0 && p >= memory_limit / 4 * 3);
+    abort_like && near_limit
+}
+
 fn cpu_limit_hit(stats: &CgroupStats, cpu_limit_secs: u64) -> bool {
-    stats.cpu_ns.is_some_and(|ns| ns >= cpu_limit_secs.saturating_mul(1_000_000_000))
+    stats
+        .cpu_ns
+        .is_some_and(|ns| ns >= cpu_limit_secs.saturating_mul(1_000_000_000))
 }
 
 fn ms_text(ms: u64) -> String {
@@ -120,17 +145,76 @@ mod tests {
     #[test]
     fn verdicts() {
         let s0 = stats(0, 0);
-        assert_eq!(classify(&End::Exited(3), None, &s0, 1000, 1).exit_code, Some(3));
-        let v = classify(&End::Signaled(11), None, &s0, 1000, 1);
-        assert_eq!((v.status, v.signal.as_deref()), (RunStatus::Signaled, Some("SIGSEGV")));
-        assert_eq!(classify(&End::Signaled(9), None, &stats(1, 0), 1000, 5).status, RunStatus::MemoryLimit);
-        assert_eq!(classify(&End::Signaled(libc::SIGXCPU), None, &s0, 1000, 5).status, RunStatus::Timeout);
-        assert_eq!(classify(&End::Signaled(9), None, &stats(0, 6), 1000, 5).status, RunStatus::Timeout);
-        assert_eq!(classify(&End::Signaled(9), None, &stats(0, 1), 1000, 5).status, RunStatus::Signaled);
-        let t = classify(&End::Unknown, Some(Kill::WallClock), &s0, 2500, 5);
+        assert_eq!(
+            classify(&End::Exited(3), None, &s0, 1000, 1, 1 << 28).exit_code,
+            Some(3)
+        );
+        let v = classify(&End::Signaled(11), None, &s0, 1000, 1, 1 << 28);
+        assert_eq!(
+            (v.status, v.signal.as_deref()),
+            (RunStatus::Signaled, Some("SIGSEGV"))
+        );
+        assert_eq!(
+            classify(&End::Signaled(9), None, &stats(1, 0), 1000, 5, 1 << 28).status,
+            RunStatus::MemoryLimit
+        );
+        let at_limit = CgroupStats {
+            memory_limit_hits: 4,
+            ..s0
+        };
+        assert_eq!(
+            classify(&End::Signaled(6), None, &at_limit, 1000, 5, 1 << 28).status,
+            RunStatus::MemoryLimit
+        );
+        assert_eq!(
+            classify(&End::Exited(1), None, &at_limit, 1000, 5, 1 << 28).status,
+            RunStatus::Exited
+        );
+        let near = CgroupStats {
+            peak_memory: Some(200 << 20),
+            ..s0
+        };
+        assert_eq!(
+            classify(&End::Signaled(6), None, &near, 1000, 5, 256 << 20).status,
+            RunStatus::MemoryLimit
+        );
+        assert_eq!(
+            classify(&End::Signaled(11), None, &near, 1000, 5, 256 << 20).status,
+            RunStatus::Signaled
+        );
+        let low = CgroupStats {
+            peak_memory: Some(20 << 20),
+            ..s0
+        };
+        assert_eq!(
+            classify(&End::Signaled(6), None, &low, 1000, 5, 256 << 20).status,
+            RunStatus::Signaled
+        );
+        assert_eq!(
+            classify(&End::Signaled(libc::SIGXCPU), None, &s0, 1000, 5, 1 << 28).status,
+            RunStatus::Timeout
+        );
+        assert_eq!(
+            classify(&End::Signaled(9), None, &stats(0, 6), 1000, 5, 1 << 28).status,
+            RunStatus::Timeout
+        );
+        assert_eq!(
+            classify(&End::Signaled(9), None, &stats(0, 1), 1000, 5, 1 << 28).status,
+            RunStatus::Signaled
+        );
+        let t = classify(&End::Unknown, Some(Kill::WallClock), &s0, 2500, 5, 1 << 28);
         assert_eq!(t.status, RunStatus::Timeout);
-        assert!(t.error.as_deref().is_some_and(|e| e.contains("wall-clock") && e.contains("2.5s")));
-        assert_eq!(classify(&End::Exited(0), Some(Kill::Output), &s0, 1000, 5).status, RunStatus::OutputLimit);
-        assert_eq!(classify(&End::SetupError("x".into()), None, &s0, 1000, 5).status, RunStatus::SandboxError);
+        assert!(t
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("wall-clock") && e.contains("2.5s")));
+        assert_eq!(
+            classify(&End::Exited(0), Some(Kill::Output), &s0, 1000, 5, 1 << 28).status,
+            RunStatus::OutputLimit
+        );
+        assert_eq!(
+            classify(&End::SetupError("x".into()), None, &s0, 1000, 5, 1 << 28).status,
+            RunStatus::SandboxError
+        );
     }
 }

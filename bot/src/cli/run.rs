@@ -42,10 +42,15 @@ fn build_request(config: &Config, args: &RunArgs) -> anyhow::Result<RunRequest> 
             if hint.is_empty() {
                 format!("unknown language `{l}`; see `coderunner languages`")
             } else {
-                format!("unknown language `{l}`; did you mean {}?", hint.join(" or "))
+                format!(
+                    "unknown language `{l}`; did you mean {}?",
+                    hint.join(" or ")
+                )
             }
         })?,
-        None if from_stdin => bail!("reading the program from stdin needs --lang, e.g. `--lang python -`"),
+        None if from_stdin => {
+            bail!("reading the program from stdin needs --lang, e.g. `--lang python -`")
+        }
         None => {
             let name = args.file.to_string_lossy();
             config.language_for_extension(&name).with_context(|| {
@@ -60,17 +65,32 @@ fn build_request(config: &Config, args: &RunArgs) -> anyhow::Result<RunRequest> 
         .or_else(|| config.access.tiers.first().map(|t| t.name.clone()))
         .context("the config has no tiers")?;
     let tier = config.tier(&tier_name).with_context(|| {
-        let names: Vec<&str> = config.access.tiers.iter().map(|t| t.name.as_str()).collect();
-        format!("unknown tier `{tier_name}`; known tiers: {}", names.join(", "))
+        let names: Vec<&str> = config
+            .access
+            .tiers
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        format!(
+            "unknown tier `{tier_name}`; known tiers: {}",
+            names.join(", ")
+        )
     })?;
     let limits = config
         .profile(&tier.profile)
-        .with_context(|| format!("tier `{}` names the unknown profile `{}`", tier.name, tier.profile))?
+        .with_context(|| {
+            format!(
+                "tier `{}` names the unknown profile `{}`",
+                tier.name, tier.profile
+            )
+        })?
         .clone();
 
     let code = if from_stdin {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("reading the program from stdin")?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading the program from stdin")?;
         buf
     } else {
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?
@@ -96,7 +116,11 @@ fn build_request(config: &Config, args: &RunArgs) -> anyhow::Result<RunRequest> 
 fn print_summary(o: &RunOutcome) {
     if let Some(c) = &o.compile {
         if o.status == RunStatus::CompileError {
-            eprintln!("── compile failed ({}, {} ms) ──", c.status.as_str(), c.wall_ms);
+            eprintln!(
+                "── compile failed ({}, {} ms) ──",
+                c.status.as_str(),
+                c.wall_ms
+            );
         }
     }
     print!("{}", o.output);
@@ -112,7 +136,10 @@ fn print_summary(o: &RunOutcome) {
     }
     line.push_str(&format!(" · wall {} ms · cpu {} ms", o.wall_ms, o.cpu_ms));
     if let Some(peak) = o.peak_memory_bytes {
-        line.push_str(&format!(" · peak memory {:.1} MiB", peak as f64 / 1048576.0));
+        line.push_str(&format!(
+            " · peak memory {:.1} MiB",
+            peak as f64 / 1048576.0
+        ));
     }
     if o.truncated {
         line.push_str(" · output truncated");

@@ -12,11 +12,13 @@ use nix::sys::prctl;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{
-    chdir, execve, fork, pipe2, setgroups, setresgid, setresuid, sethostname, setsid, ForkResult,
+    chdir, execve, fork, pipe2, setgroups, sethostname, setresgid, setresuid, setsid, ForkResult,
     Gid, Pid, Uid,
 };
 
-use super::{landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, Context, SetupError};
+use super::{
+    landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, Context, SetupError,
+};
 use crate::protocol::{HelperSpec, Isolation, Report};
 use crate::seccomp::unpack;
 
@@ -32,7 +34,14 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
     }
     // Everything that allocates or can fail is prepared before the first fork.
     let argv = cstrings(spec.argv.iter().map(String::as_str))?;
-    let env = cstrings(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().iter().map(String::as_str))?;
+    let env = cstrings(
+        spec.env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    )?;
     let seccomp: Vec<_> = spec.seccomp.iter().map(|p| unpack(p)).collect();
     let stdin_fd = stdin_memfd(stdin)?;
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe2".into())?;
@@ -64,10 +73,15 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
             // EOF comes when the reaper (and the program's CLOEXEC copy) are gone.
             let reports = read_to_end_bounded(report_r, REPORT_LIMIT);
             let status = waitpid(child, None);
-            control.write_all(&reports).ctx(|| "sending reports".into())?;
-            let finished = Report::parse_stream(&reports)
-                .iter()
-                .any(|r| matches!(r, Report::Exited { .. } | Report::Signaled { .. } | Report::SetupError { .. }));
+            control
+                .write_all(&reports)
+                .ctx(|| "sending reports".into())?;
+            let finished = Report::parse_stream(&reports).iter().any(|r| {
+                matches!(
+                    r,
+                    Report::Exited { .. } | Report::Signaled { .. } | Report::SetupError { .. }
+                )
+            });
             if !finished {
                 send(
                     control,
@@ -109,7 +123,7 @@ fn reaper(program: Program<'_>) -> ! {
         std::process::exit(1);
     }
     close_fd(0); // the control socket is the helper's, not ours
-    // SAFETY: single-threaded.
+                 // SAFETY: single-threaded.
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => program_main(program),
         Ok(ForkResult::Parent { child }) => child,
@@ -209,11 +223,8 @@ fn cstrings<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<CString>, Se
 
 /// The program's stdin: a sealed memfd, so no pump process is needed and it cannot be altered.
 fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd, SetupError> {
-    let fd = memfd_create(
-        "stdin",
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )
-    .ctx(|| "memfd_create".into())?;
+    let fd = memfd_create("stdin", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
+        .ctx(|| "memfd_create".into())?;
     let mut file = File::from(fd);
     file.write_all(bytes).ctx(|| "writing stdin".into())?;
     let raw = file.as_raw_fd();

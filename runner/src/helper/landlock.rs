@@ -24,7 +24,13 @@ pub(crate) fn restrict(spec: &HelperSpec) -> Result<&'static str, SetupError> {
         .chain(["/etc".to_string(), "/proc".to_string(), "/dev".to_string()])
         .collect();
     let writable_dirs = [spec.workdir.as_str(), "/tmp", "/dev/shm"];
-    let writable_devices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"];
+    let writable_devices = [
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+    ];
     let status = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(WANTED))
@@ -40,7 +46,10 @@ pub(crate) fn restrict(spec: &HelperSpec) -> Result<&'static str, SetupError> {
             AccessFs::from_read(WANTED) | AccessFs::WriteFile,
         ))
         .ctx(|| "landlock: device rules".into())?
-        .add_rules(path_beneath_rules(writable_dirs, AccessFs::from_all(WANTED)))
+        .add_rules(path_beneath_rules(
+            writable_dirs,
+            AccessFs::from_all(WANTED),
+        ))
         .ctx(|| "landlock: write rules".into())?
         .restrict_self()
         .ctx(|| "landlock: restrict_self".into())?;

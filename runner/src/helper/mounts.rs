@@ -155,6 +155,5 @@ fn bind(src: &Path, dst: &Path, read_only: bool) -> Result<(), SetupError> {
         | MsFlags::MS_RDONLY
         | MsFlags::MS_NOSUID
         | MsFlags::MS_NODEV;
-    mount(NONE, dst, NONE, flags, NONE)
-        .ctx(|| format!("remounting {} read-only", src.display()))
+    mount(NONE, dst, NONE, flags, NONE).ctx(|| format!("remounting {} read-only", src.display()))
 }

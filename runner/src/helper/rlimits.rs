@@ -12,7 +12,11 @@ pub(crate) fn apply(limits: &Rlimits) -> Result<(), SetupError> {
     let mut list = vec![
         (Resource::RLIMIT_CPU, cpu, cpu + 1),
         (Resource::RLIMIT_FSIZE, limits.file_size, limits.file_size),
-        (Resource::RLIMIT_NOFILE, limits.open_files, limits.open_files),
+        (
+            Resource::RLIMIT_NOFILE,
+            limits.open_files,
+            limits.open_files,
+        ),
         (Resource::RLIMIT_NPROC, limits.processes, limits.processes),
         (Resource::RLIMIT_CORE, 0, 0),
         (Resource::RLIMIT_STACK, limits.stack, limits.stack),
