@@ -6,7 +6,10 @@ pub fn guess_mime(name: &str, content: &[u8]) -> &'static str {
     if let Some(m) = by_magic(content) {
         return m;
     }
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     if let Some(m) = by_extension(&ext) {
         return m;
     }
@@ -43,7 +46,10 @@ fn by_magic(c: &[u8]) -> Option<&'static str> {
             _ => {}
         }
     }
-    MAGIC.iter().find(|(m, _)| c.starts_with(m)).map(|(_, t)| *t)
+    MAGIC
+        .iter()
+        .find(|(m, _)| c.starts_with(m))
+        .map(|(_, t)| *t)
 }
 
 fn by_extension(ext: &str) -> Option<&'static str> {
@@ -83,10 +89,16 @@ mod tests {
 
     #[test]
     fn magic_beats_extension_and_text_is_detected() {
-        assert_eq!(guess_mime("plot.txt", b"\x89PNG\r\n\x1a\n...."), "image/png");
+        assert_eq!(
+            guess_mime("plot.txt", b"\x89PNG\r\n\x1a\n...."),
+            "image/png"
+        );
         assert_eq!(guess_mime("data.csv", b"a,b\n1,2\n"), "text/csv");
         assert_eq!(guess_mime("notes", "héllo".as_bytes()), "text/plain");
-        assert_eq!(guess_mime("blob", &[0xff, 0x00, 0xfe]), "application/octet-stream");
+        assert_eq!(
+            guess_mime("blob", &[0xff, 0x00, 0xfe]),
+            "application/octet-stream"
+        );
         assert_eq!(guess_mime("x.svg", b"<svg/>"), "image/svg+xml");
         assert_eq!(guess_mime("a.webp", b"RIFF\0\0\0\0WEBPVP8 "), "image/webp");
     }

@@ -208,7 +208,9 @@ pub fn compile_policy() -> Result<Vec<Vec<u64>>, SeccompError> {
 pub fn pack(program: &[sock_filter]) -> Vec<u64> {
     program
         .iter()
-        .map(|i| u64::from(i.code) | u64::from(i.jt) << 16 | u64::from(i.jf) << 24 | u64::from(i.k) << 32)
+        .map(|i| {
+            u64::from(i.code) | u64::from(i.jt) << 16 | u64::from(i.jf) << 24 | u64::from(i.k) << 32
+        })
         .collect()
 }
 

@@ -70,7 +70,10 @@ mod tests {
         let a = pool.lease().expect("io").expect("first");
         let b = pool.lease().expect("io").expect("second");
         assert_ne!(a.uid, b.uid);
-        assert!(pool.lease().expect("io").is_none(), "range of two is exhausted");
+        assert!(
+            pool.lease().expect("io").is_none(),
+            "range of two is exhausted"
+        );
         drop(a);
         assert!(pool.lease().expect("io").is_some());
     }
