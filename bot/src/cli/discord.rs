@@ -1,4 +1,5 @@
-//! `coderunner discord`: load the config, build the runner and the chat pipeline, connect.
+//! `coderunner discord`: load the config, build the runner (local sandbox, or the remote pool of
+//! `runner.remote`) and the chat pipeline, and connect to Discord.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -6,7 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use coderunner_commands::Pipeline;
-use coderunner_runner::LocalRunner;
+use coderunner_runner::{LocalRunner, Runner};
+
+use crate::remote_runner::RemoteRunner;
 
 pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = Arc::new(super::load_config(config_path)?);
@@ -17,10 +20,22 @@ pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let runner = LocalRunner::new(&config).context("preparing the sandbox")?;
-        let pipeline = Pipeline::new(config.clone(), Arc::new(runner))
-            .context("starting the chat pipeline")?;
-        crate::discord::run(config, Arc::new(pipeline)).await
+        let runner: Arc<dyn Runner> = if config.runner.remote.is_empty() {
+            Arc::new(LocalRunner::new(&config).context("preparing the sandbox")?)
+        } else {
+            tracing::info!(
+                nodes = config.runner.remote.len(),
+                "sending runs to remote runner nodes"
+            );
+            Arc::new(RemoteRunner::new(&config)?)
+        };
+        let pipeline =
+            Pipeline::new(config.clone(), runner).context("starting the chat pipeline")?;
+        let pipeline = Arc::new(pipeline);
+        let served = crate::discord::run(config, pipeline.clone()).await;
+        // Idempotent: the frontend already shut the pipeline down on a graceful stop.
+        pipeline.shutdown().await;
+        served
     })?;
     Ok(ExitCode::SUCCESS)
 }
