@@ -25,6 +25,6 @@ pub use incoming::{
     AttachmentRef, AttachmentSource, FetchError, Identity, Incoming, NoProgress, Place, Platform,
     Progress, Reply, ReplyFile, Role,
 };
-pub use limits::{queue_note, LimiterClock};
+pub use limits::{queue_note, FakeRelativeClock, LimiterClock};
 pub use pipeline::{Pipeline, PipelineError, PipelineOptions};
 pub use refusal::{Refusal, RefusalKind};

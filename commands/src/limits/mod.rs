@@ -7,3 +7,6 @@ mod rate;
 pub use clock::LimiterClock;
 pub use queue::{queue_note, QueuePermit, RunQueue, UserSlot};
 pub use rate::RateGate;
+
+/// The fake clock tests drive the rate limiters with (governor's).
+pub use governor::clock::FakeRelativeClock;

@@ -1,0 +1,124 @@
+//! `CodeRunnerAgent`, the entry point named by the seed: from a config to a running frontend.
+//!
+//! It wires the configuration, the runner (the sandbox), the chat pipeline (with its audit log)
+//! and then the frontend the CLI or the caller selects.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use coderunner_commands::Pipeline;
+use coderunner_config::Config;
+use coderunner_runner::{LocalRunner, Runner};
+
+use crate::console::ConsoleOptions;
+
+/// The only `agent_type` this agent runs as.
+pub const AGENT_TYPE: &str = "CodeRunnerAgent";
+
+/// Which frontend the agent serves.
+#[derive(Debug, Clone)]
+pub enum Frontend {
+    /// A local chat on stdin/stdout.
+    Console(ConsoleOptions),
+    /// A Discord bot (token from the configured environment variable).
+    Discord,
+    /// The HTTP API.
+    Http { listen: Option<SocketAddr> },
+}
+
+/// Why an agent could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("config.agent_type is `{0}`, but this is a CodeRunnerAgent; set `agent_type: CodeRunnerAgent`")]
+    WrongType(String),
+}
+
+/// The Code Runner Agent: runs people's code in a sandbox, from chat or from other programs.
+///
+/// ```no_run
+/// use coderunner::agent::{CodeRunnerAgent, Frontend};
+/// use coderunner::console::ConsoleOptions;
+///
+/// # async fn demo() -> anyhow::Result<()> {
+/// let config = coderunner_config::Config::embedded_default()?;
+/// let agent = CodeRunnerAgent::new(config)?;
+/// agent.run(Frontend::Console(ConsoleOptions::default())).await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Any other `agent_type` is refused:
+///
+/// ```
+/// use coderunner::agent::CodeRunnerAgent;
+///
+/// let mut config = coderunner_config::Config::embedded_default().unwrap();
+/// config.agent_type = "TradingAgent".into();
+/// let err = CodeRunnerAgent::new(config).unwrap_err();
+/// assert!(err.to_string().contains("agent_type: CodeRunnerAgent"));
+/// ```
+pub struct CodeRunnerAgent {
+    config: Arc<Config>,
+    runner: Option<Arc<dyn Runner>>,
+}
+
+impl std::fmt::Debug for CodeRunnerAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRunnerAgent")
+            .field("agent_id", &self.config.agent_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CodeRunnerAgent {
+    /// An agent for `config`; refuses any `agent_type` but `CodeRunnerAgent`.
+    pub fn new(config: Config) -> Result<CodeRunnerAgent, AgentError> {
+        if config.agent_type != AGENT_TYPE {
+            return Err(AgentError::WrongType(config.agent_type));
+        }
+        Ok(CodeRunnerAgent {
+            config: Arc::new(config),
+            runner: None,
+        })
+    }
+
+    /// Use this runner instead of the local sandbox (a remote pool, or a test double).
+    pub fn with_runner(mut self, runner: Arc<dyn Runner>) -> Self {
+        self.runner = Some(runner);
+        self
+    }
+
+    pub fn agent_id(&self) -> &str {
+        &self.config.agent_id
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Wire runner, pipeline and audit, then serve `frontend` until it ends; flush on the way out.
+    pub async fn run(self, frontend: Frontend) -> anyhow::Result<()> {
+        let config = Arc::clone(&self.config);
+        let runner: Arc<dyn Runner> = match self.runner {
+            Some(r) => r,
+            None => Arc::new(LocalRunner::new(&config).context("preparing the sandbox")?),
+        };
+        let pipeline =
+            Pipeline::new(Arc::clone(&config), runner).context("starting the chat pipeline")?;
+        tracing::info!(agent_id = %config.agent_id, ?frontend, "agent starting");
+        let served = match frontend {
+            Frontend::Console(options) => crate::console::run(pipeline.clone(), options).await,
+            // ---- Discord frontend (issue 5): the discord helper fills this arm. ----
+            Frontend::Discord => {
+                crate::discord::run(Arc::clone(&config), Arc::new(pipeline.clone())).await
+            }
+            // ---- HTTP frontend (issue 7): the http helper fills this arm. ----
+            Frontend::Http { listen: _ } => Err(anyhow::anyhow!(
+                "the HTTP frontend is not built yet in this version"
+            )),
+        };
+        pipeline.shutdown().await;
+        served
+    }
+}
