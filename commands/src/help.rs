@@ -36,15 +36,13 @@ hello
         Some("runs") => format!(
             "**{p}runs [N]** — the last N runs and refusals (default 10, at most 25), from the audit log. Admins only. Example: `{p}runs 5`"
         ),
-        Some("files" | "reset") => format!(
-            "**{p}files** lists the files kept in this thread's workspace; **{p}reset** empties it. (Workspaces are not enabled yet in this version.)"
-        ),
+        Some("files" | "reset" | "workspace" | "workspaces") => workspaces(config, &p),
         Some("help") | None => format!(
             "**coderunner** runs your code in a sandbox and replies with its output.
 • `{p}run [LANG]` + a code block — run a program (`{p}help run` for flags, stdin, expected output, attachments)
 • `{p}langs` — languages and versions
 • `{p}runs [N]` — recent runs (admins)
-• `{p}files` / `{p}reset` — thread workspace
+• `{p}files` / `{p}reset` — files kept between runs in this thread or session (`{p}help files`)
 • `{p}help COMMAND` — details and examples
 Example: {p}run python `print(\"hello\")`"
         ),
@@ -52,6 +50,44 @@ Example: {p}run python `print(\"hello\")`"
             "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset and {p}help",
             neutralize(crate::render::cut_chars(other, 40))
         ),
+    }
+}
+
+/// `!help files`: what a workspace is, where there is one, its limits and who may reset it.
+fn workspaces(config: &Config, p: &str) -> String {
+    let ws = &config.workspaces;
+    let mut places = Vec::new();
+    if ws.threads {
+        places.push("each Discord thread");
+    }
+    if !ws.channels.is_empty() {
+        places.push("a few channels chosen by the operator");
+    }
+    if ws.console {
+        places.push("the console session");
+    }
+    if places.is_empty() {
+        return format!("**{p}files** / **{p}reset** — workspaces are switched off on this bot: every run starts in an empty directory. Attach the files a run needs.");
+    }
+    format!(
+        "**Workspaces** — {} keeps a folder of files between runs.
+• Files you attach to `{p}run` and files your program writes (e.g. `plot.png`, `clean.csv`) are kept; the next run in the same place finds them in its working directory. Your message's own files win over stored ones with the same name.
+• Runs in one workspace take turns; other threads run in parallel. Symlinks and deleted files are not carried over.
+• Limit {}: a run whose files would pass it saves nothing and says so. A workspace unused for {} is cleared.
+• **{p}files** lists the files with sizes and ages. **{p}reset** empties the workspace — allowed for the member whose run started it, or an admin.
+Example: attach `sales.csv` to `{p}run py` with `import pandas as pd; print(pd.read_csv('sales.csv').describe())`, then `{p}run py` `import pandas as pd; pd.read_csv('sales.csv').plot().figure.savefig('plot.png')` in the same thread: no need to attach it again.",
+        places.join(", "),
+        crate::fmt::bytes(ws.quota.bytes()),
+        ttl_words(ws.ttl.as_duration()),
+    )
+}
+
+fn ttl_words(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3_600 && secs % 3_600 == 0 {
+        format!("{} h", secs / 3_600)
+    } else {
+        crate::fmt::duration(d)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::refusal::{Refusal, RefusalKind};
 use crate::render::{self, RunView};
 use crate::runs;
 use crate::versions::Versions;
-use crate::workspace::{self, NoWorkspaces, Workspaces};
+use crate::workspace::{DiskWorkspaces, NoWorkspaces, WorkspaceError, Workspaces};
 use crate::{Identity, Incoming, Place, Progress, Reply};
 
 /// Why the pipeline could not start.
@@ -27,6 +27,8 @@ use crate::{Identity, Incoming, Place, Progress, Reply};
 pub enum PipelineError {
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
 }
 
 /// How long `shutdown` waits for runs in flight before giving up on them.
@@ -86,6 +88,7 @@ impl Drop for InFlight {
 impl Inner {
     fn housekeeping(&self) {
         self.rate.retain_recent();
+        self.workspaces.sweep();
         if let Err(e) = self.audit.apply_retention() {
             tracing::error!(error = %e, "audit retention failed");
         }
@@ -94,8 +97,17 @@ impl Inner {
 
 impl Pipeline {
     /// A pipeline with production options; opens the audit database under `data_dir`.
+    /// Workspaces live on disk under `data_dir` (see `workspaces:` in the config).
     pub fn new(config: Arc<Config>, runner: Arc<dyn Runner>) -> Result<Pipeline, PipelineError> {
-        Self::with_options(config, runner, PipelineOptions::default())
+        let workspaces = Arc::new(DiskWorkspaces::open(&config)?);
+        Self::with_options(
+            config,
+            runner,
+            PipelineOptions {
+                workspaces,
+                ..PipelineOptions::default()
+            },
+        )
     }
 
     pub fn with_options(
@@ -200,18 +212,30 @@ impl Pipeline {
             Command::Languages => Reply::text(help::languages(config, &self.inner.versions).await),
             Command::Help { topic } => Reply::text(help::help(config, topic.as_deref())),
             Command::Runs { count } => Reply::text(self.runs(&msg.who, count)),
-            Command::Files => Reply::text(
-                self.inner
-                    .workspaces
-                    .list(workspace::key_for(&msg.who, &msg.place).as_deref()),
-            ),
-            Command::Reset => Reply::text(
-                self.inner
-                    .workspaces
-                    .reset(workspace::key_for(&msg.who, &msg.place).as_deref()),
-            ),
+            Command::Files => Reply::text(self.list_workspace(&msg)),
+            Command::Reset => Reply::text(self.reset_workspace(&msg).await),
         };
         Some(reply)
+    }
+
+    /// `!files`: the workspace of the message's thread, channel or session.
+    fn list_workspace(&self, msg: &Incoming) -> String {
+        let ws = &self.inner.workspaces;
+        ws.list(ws.key_for(&msg.who, &msg.place).as_deref())
+    }
+
+    /// `!reset`, under the workspace's lock so it never lands in the middle of a run.
+    async fn reset_workspace(&self, msg: &Incoming) -> String {
+        let ws = &self.inner.workspaces;
+        let admin = access::tier_for(&self.inner.config, &msg.who).is_ok_and(|t| t.admin);
+        match ws.key_for(&msg.who, &msg.place) {
+            Some(key) => {
+                let lock = ws.lock(&key);
+                let _held = lock.lock().await;
+                ws.reset(Some(&key), &msg.who, admin)
+            }
+            None => ws.reset(None, &msg.who, admin),
+        }
     }
 
     fn runs(&self, who: &Identity, count: Option<usize>) -> String {
@@ -318,9 +342,22 @@ impl Pipeline {
             )),
         };
         files.extend(fetched.data);
-        let ws_key = workspace::key_for(&msg.who, &msg.place);
+        let workspaces = Arc::clone(&self.inner.workspaces);
+        let ws_key = workspaces.key_for(&msg.who, &msg.place);
+        // Held from before_run to after_run: runs in one workspace take turns.
+        let ws_lock = ws_key.as_deref().map(|key| workspaces.lock(key));
+        let _ws_held = match &ws_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        // Attachments persist; a code block's program does not (the next message brings its own).
+        let kept: Vec<InputFile> = match (&ws_key, &run.code) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(_)) => files.iter().skip(1).cloned().collect(),
+            (Some(_), None) => files.clone(),
+        };
         if let Some(key) = &ws_key {
-            self.inner.workspaces.before_run(key, &mut files)?;
+            workspaces.before_run(key, &mut files, grant.limits.workdir_size.bytes())?;
         }
         let request = RunRequest {
             language: lang_name.clone(),
@@ -333,13 +370,15 @@ impl Pipeline {
         };
         let (outcome, queue_ms) = self.execute(request, progress).await?;
         drop(user_slot);
+        let mut extras = render::Extras::default();
         if let Some(key) = &ws_key {
-            self.inner.workspaces.after_run(key, &outcome);
+            extras.notes.extend(workspaces.after_run(key, &msg.who, &kept, &outcome));
+            extras.workspace_files = workspaces.file_count(key);
         }
 
         let version = self.inner.versions.get(&lang_name, &lang).await;
         let highlight = lang.highlight.clone().unwrap_or_else(|| lang_name.clone());
-        let rendered = render::render_run(
+        let rendered = render::render_run_with(
             &RunView {
                 language: &lang_name,
                 version: version.known(),
@@ -350,6 +389,7 @@ impl Pipeline {
             },
             &config.output,
             config.discord.upload_limit.bytes(),
+            &extras,
         );
         fill_outcome(record, &outcome, queue_ms);
         record.truncated |= rendered.cut;

@@ -43,8 +43,27 @@ pub struct Rendered {
     pub cut: bool,
 }
 
+/// What a workspace adds to a run's reply.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Files in the workspace after the run, shown on the status line ("📁 3 files").
+    pub workspace_files: Option<usize>,
+    /// Lines after the output, e.g. why the run's files were not kept.
+    pub notes: Vec<String>,
+}
+
 /// The reply to a run.
 pub fn render_run(view: &RunView<'_>, output: &OutputConfig, upload_limit: u64) -> Rendered {
+    render_run_with(view, output, upload_limit, &Extras::default())
+}
+
+/// The reply to a run, with a workspace's file count and notes.
+pub fn render_run_with(
+    view: &RunView<'_>,
+    output: &OutputConfig,
+    upload_limit: u64,
+    extras: &Extras,
+) -> Rendered {
     let outcome = view.outcome;
     let head = match outcome.status {
         RunStatus::SandboxError => format!(
@@ -54,6 +73,13 @@ pub fn render_run(view: &RunView<'_>, output: &OutputConfig, upload_limit: u64) 
         ),
         _ => status_line(view.language, view.version, outcome, view.limits),
     };
+    let head = match extras.workspace_files {
+        Some(n) if outcome.status != RunStatus::SandboxError => {
+            format!("{head} · 📁 {} in workspace", fmt::plural(n, "file", "files"))
+        }
+        _ => head,
+    };
+    let extra_notes: usize = extras.notes.iter().map(|n| chat_len(n) + 1).sum();
     let raw_log = log_text(outcome);
     let raw = plain(&raw_log);
 
@@ -85,6 +111,7 @@ pub fn render_run(view: &RunView<'_>, output: &OutputConfig, upload_limit: u64) 
         let fixed = chat_len(&head)
             + verdict_line.as_deref().map_or(0, |v| chat_len(v) + 1)
             + skipped_note(&picked.skipped).map_or(0, |n| chat_len(&n) + 1)
+            + extra_notes
             + view.highlight.len()
             + 10
             + TRIM_NOTE_RESERVE;
@@ -116,6 +143,7 @@ pub fn render_run(view: &RunView<'_>, output: &OutputConfig, upload_limit: u64) 
     if let Some(note) = skipped_note(&picked.skipped) {
         parts.push(note);
     }
+    parts.extend(extras.notes.iter().cloned());
     let content = fit(parts.join("\n"));
     Rendered {
         reply: Reply {
