@@ -52,11 +52,47 @@ async fn keys_none_wrong_and_right() {
     let json: serde_json::Value = resp.json().await.expect("json");
     assert_error(&json, "bad_authorization");
 
-    // The right key runs code.
-    let (status, _, json) = post_run(&server, Some(MEMBER_KEY), "", &run).await;
-    assert_eq!(status, 200, "{json}\n{}", server.log());
-    assert_eq!(json["status"], "exited", "{json}");
-    assert_eq!(json["stdout"], "hi\n", "{json}");
+    // The right key runs code; so does a key configured only by its SHA-256.
+    for key in [MEMBER_KEY, HASHED_KEY] {
+        let (status, _, json) = post_run(&server, Some(key), "", &run).await;
+        assert_eq!(status, 200, "{json}\n{}", server.log());
+        assert_eq!(json["status"], "exited", "{json}");
+        assert_eq!(json["stdout"], "hi\n", "{json}");
+    }
+    // The hash itself is not a key.
+    let (status, _, _) = post_run(
+        &server,
+        Some("befb5785adc7cb4b9802bc48c01815ec8593f81e424914c0a5010e9a8a90a645"),
+        "",
+        &run,
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn serve_refuses_to_start_with_an_unset_key_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = test_config(dir.path());
+    let path = write_config(config, dir.path());
+    // CR_TEST_ADMIN_KEY (and the others) are deliberately not set.
+    let out = std::process::Command::new(coderunner_tests::harness::coderunner_bin())
+        .arg("--config")
+        .arg(&path)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("CR_TEST_MEMBER_KEY")
+        .env_remove("CR_TEST_ADMIN_KEY")
+        .env_remove("CR_TEST_LIMITED_KEY")
+        .current_dir(dir.path())
+        .output()
+        .expect("run coderunner serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "serve started without its keys: {stderr}"
+    );
+    assert!(stderr.contains("CR_TEST_MEMBER_KEY"), "{stderr}");
+    assert!(!stderr.contains("listening on"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,6 +105,13 @@ async fn tier_decides_privilege_and_maximum_limits() {
     let (status, _, json) = post_run(&server, Some(MEMBER_KEY), "", &run).await;
     assert_eq!(status, 403, "{json}");
     assert_eq!(json["error"], "not_allowed", "{json}");
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"privileged\": true"),
+        "{json}"
+    );
 
     // member's maximum profile is `default` (10s, 256MiB): asking for more is 403.
     run["privileged"] = json!(false);
@@ -76,6 +119,10 @@ async fn tier_decides_privilege_and_maximum_limits() {
     let (status, _, json) = post_run(&server, Some(MEMBER_KEY), "", &run).await;
     assert_eq!(status, 403, "{json}");
     assert_eq!(json["error"], "not_allowed", "{json}");
+    // The message speaks the API's language (fields), not chat flags.
+    let message = json["message"].as_str().unwrap_or_default();
+    assert!(message.contains("limits.wall_time"), "{message}");
+    assert!(!message.contains("--timeout"), "{message}");
     run["limits"] = json!({"memory": "1GiB"});
     let (status, _, json) = post_run(&server, Some(MEMBER_KEY), "", &run).await;
     assert_eq!(status, 403, "{json}");

@@ -92,7 +92,7 @@ async fn document_parses_and_lists_every_route() {
     });
     for key in full.as_object().expect("object").keys() {
         assert!(
-            props.iter().any(|p| *p == key),
+            props.contains(&key),
             "{key} is accepted but not documented"
         );
     }

@@ -67,7 +67,7 @@ pub fn refusal_to_api(refusal: Refusal) -> ApiError {
         RefusalKind::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
         RefusalKind::UnknownLanguage => (StatusCode::BAD_REQUEST, "unknown_language"),
     };
-    let mut error = ApiError::new(status, code, refusal.message);
+    let mut error = ApiError::new(status, code, api_wording(&refusal.message));
     let wait = refusal.retry_after.or(match refusal.kind {
         // A client told 429/503 without a time would guess; one second is a safe floor.
         RefusalKind::RateLimited | RefusalKind::Busy => Some(std::time::Duration::from_secs(1)),
@@ -77,4 +77,79 @@ pub fn refusal_to_api(refusal: Refusal) -> ApiError {
         error = error.with_retry_after(wait);
     }
     error
+}
+
+/// The pipeline words refusals for chat (`--timeout=30`); an API client sets JSON fields instead.
+fn api_wording(message: &str) -> String {
+    let mut out = message.replace("`--privileged`", "`\"privileged\": true`");
+    for (flag, field, unit) in [
+        ("`--timeout=", "limits.wall_time", "s"),
+        ("`--memory=", "limits.memory", ""),
+    ] {
+        while let Some(start) = out.find(flag) {
+            let value_start = start + flag.len();
+            let Some(len) = out[value_start..].find('`') else {
+                break;
+            };
+            let value = out[value_start..value_start + len].to_string();
+            let replacement = format!("`{field}: \"{value}{unit}\"`");
+            out.replace_range(start..value_start + len + 1, &replacement);
+        }
+    }
+    out.replace("`--memory`", "`limits.memory`")
+        .replace("`--timeout`", "`limits.wall_time`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_flags_become_api_fields() {
+        assert_eq!(
+            api_wording("`--timeout=30` is more than the `member` tier allows (at most 10 s); use `--timeout=10` or less"),
+            "`limits.wall_time: \"30s\"` is more than the `member` tier allows (at most 10 s); use `limits.wall_time: \"10s\"` or less"
+        );
+        assert_eq!(
+            api_wording("`--memory=1GiB` is more than the `member` tier allows (at most 256 MiB); use `--memory=256MiB` or less"),
+            "`limits.memory: \"1GiB\"` is more than the `member` tier allows (at most 256 MiB); use `limits.memory: \"256MiB\"` or less"
+        );
+        assert_eq!(
+            api_wording("`--privileged` is for admins only"),
+            "`\"privileged\": true` is for admins only"
+        );
+        assert_eq!(
+            api_wording("`--memory` must be at least 16 MiB"),
+            "`limits.memory` must be at least 16 MiB"
+        );
+        assert_eq!(api_wording("busy, try again"), "busy, try again");
+    }
+
+    #[test]
+    fn refusals_map_to_statuses_with_retry_after() {
+        let e = refusal_to_api(Refusal {
+            kind: RefusalKind::RateLimited,
+            message: "slow down".into(),
+            retry_after: Some(std::time::Duration::from_millis(2500)),
+        });
+        assert_eq!(
+            (e.status, e.retry_after_secs()),
+            (StatusCode::TOO_MANY_REQUESTS, Some(3))
+        );
+        let e = refusal_to_api(Refusal::new(RefusalKind::Busy, "full"));
+        assert_eq!(
+            (e.status, e.retry_after_secs()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some(1))
+        );
+        let e = refusal_to_api(Refusal::not_allowed("no"));
+        assert_eq!(
+            (e.status, e.retry_after_secs()),
+            (StatusCode::FORBIDDEN, None)
+        );
+        let e = refusal_to_api(Refusal::new(RefusalKind::UnknownLanguage, "?"));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::BAD_REQUEST, "unknown_language")
+        );
+    }
 }

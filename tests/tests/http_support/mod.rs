@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 pub const MEMBER_KEY: &str = "member-key-0123456789abcdef";
 pub const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 pub const LIMITED_KEY: &str = "limited-key-0123456789abcdef";
+/// A key configured only by its SHA-256 (`printf %s KEY | sha256sum`).
+pub const HASHED_KEY: &str = "hashed-key-0123456789abcdef";
+const HASHED_KEY_SHA256: &str = "befb5785adc7cb4b9802bc48c01815ec8593f81e424914c0a5010e9a8a90a645";
 /// The quota of the `limited` tier: this many runs per hour.
 pub const LIMITED_RUNS: u32 = 2;
 
@@ -58,6 +61,12 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         key("member", "CR_TEST_MEMBER_KEY", "member"),
         key("admin", "CR_TEST_ADMIN_KEY", "admin"),
         key("limited", "CR_TEST_LIMITED_KEY", "limited"),
+        ApiKey {
+            name: "hashed".into(),
+            key_env: None,
+            key_sha256: Some(HASHED_KEY_SHA256.into()),
+            tier: "member".into(),
+        },
     ];
     c.http.max_body = coderunner_config::ByteSize::kib(256);
     c
@@ -81,6 +90,15 @@ pub fn remote_node(url: &str) -> RemoteNode {
     }
 }
 
+/// Write `config` (as JSON, which is YAML) to `dir/config.yaml`.
+pub fn write_config(config: Config, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("config.yaml");
+    std::fs::create_dir_all(&config.data_dir).expect("data dir");
+    let text = serde_json::to_string_pretty(&ConfigFile { config }).expect("config json");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
 /// A running `coderunner serve`, killed when dropped.
 pub struct Server {
     pub base: String,
@@ -99,10 +117,7 @@ impl Server {
 
     /// Start a server with `config` (written as JSON, which is YAML) inside `dir`.
     pub fn start_with(config: Config, dir: tempfile::TempDir) -> Server {
-        let path = dir.path().join("config.yaml");
-        std::fs::create_dir_all(&config.data_dir).expect("data dir");
-        let text = serde_json::to_string_pretty(&ConfigFile { config }).expect("config json");
-        std::fs::write(&path, text).expect("write config");
+        let path = write_config(config, dir.path());
         let mut child = Command::new(coderunner_bin())
             .arg("--config")
             .arg(&path)
