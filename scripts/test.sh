@@ -93,6 +93,11 @@ cargo fmt --all --check
 log "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The cross-crate suites drive the real binaries; build them first with the same command
+# tests/src/harness.rs uses, so its own check finds them up to date.
+log "cargo build --workspace --bins"
+cargo build --workspace --bins
+
 log "cargo test --workspace"
 cargo test --workspace
 

@@ -21,14 +21,9 @@ fn ensure_built() -> &'static PathBuf {
         let dir = profile_dir();
         let release = dir.file_name().is_some_and(|n| n == "release");
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args([
-            "build",
-            "--bins",
-            "-p",
-            "coderunner",
-            "-p",
-            "coderunner-runner",
-        ]);
+        // The same command scripts/test.sh runs before `cargo test`, so this is a no-op there
+        // (another package selection would unify features differently and rebuild everything).
+        cmd.args(["build", "--workspace", "--bins"]);
         if release {
             cmd.arg("--release");
         }
