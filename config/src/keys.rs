@@ -25,8 +25,9 @@ const USER_KEYED: &[&str] = &[
     "config.rate_limits.guild",
 ];
 
-/// Every unknown key in `doc` (the parsed file), located in `index`.
-pub(crate) fn unknown_keys(doc: &Value, index: &KeyIndex) -> Vec<Problem> {
+/// Every unknown key in `doc` (the parsed file), located in `index`. The unknown keys are removed
+/// from `doc`, so the rest can still be checked for other problems.
+pub(crate) fn take_unknown_keys(doc: &mut Value, index: &KeyIndex) -> Vec<Problem> {
     let mut out = Vec::new();
     walk(doc, template(), "", "", index, &mut out);
     out
@@ -63,7 +64,7 @@ fn template() -> &'static Value {
 }
 
 fn walk(
-    user: &Value,
+    user: &mut Value,
     tmpl: &Value,
     path: &str,
     schema: &str,
@@ -74,23 +75,30 @@ fn walk(
         (Value::Mapping(u), Value::Mapping(t)) => {
             if USER_KEYED.contains(&schema) {
                 let entry = union(t.values());
-                for (k, v) in u {
+                for (k, v) in u.iter_mut() {
                     let key = key_text(k);
                     walk(v, &entry, &join(path, &key), &join(schema, "*"), index, out);
                 }
                 return;
             }
-            for (k, v) in u {
+            let mut unknown_keys = Vec::new();
+            for (k, v) in u.iter_mut() {
                 let key = key_text(k);
                 match t.get(k) {
                     Some(tv) => walk(v, tv, &join(path, &key), &join(schema, &key), index, out),
-                    None => out.push(unknown(path, &key, t, index)),
+                    None => {
+                        out.push(unknown(path, &key, t, index));
+                        unknown_keys.push(k.clone());
+                    }
                 }
+            }
+            for k in unknown_keys {
+                u.remove(&k);
             }
         }
         (Value::Sequence(u), Value::Sequence(t)) => {
             let entry = union(t.iter());
-            for (i, v) in u.iter().enumerate() {
+            for (i, v) in u.iter_mut().enumerate() {
                 walk(
                     v,
                     &entry,
@@ -101,7 +109,7 @@ fn walk(
                 );
             }
         }
-        (Value::Tagged(u), _) => walk(&u.value, tmpl, path, schema, index, out),
+        (Value::Tagged(u), _) => walk(&mut u.value, tmpl, path, schema, index, out),
         _ => {}
     }
 }

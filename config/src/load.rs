@@ -1,5 +1,6 @@
 //! Loading a config from YAML text or a file, and the embedded default: syntax, then unknown keys
-//! (all of them), then types, then meaning (all problems), each located by line.
+//! (all of them), then types, then meaning (all problems), each located by line. Unknown keys and
+//! problems of meaning are reported together.
 
 use std::path::Path;
 
@@ -25,7 +26,8 @@ impl Config {
             problems,
         };
         let index = KeyIndex::new(text);
-        let doc: Value = serde_norway::from_str(text).map_err(|e| invalid(vec![from_serde(&e)]))?;
+        let mut doc: Value =
+            serde_norway::from_str(text).map_err(|e| invalid(vec![from_serde(&e)]))?;
         if doc.is_null() {
             return Err(invalid(vec![Problem::new(
                 "config",
@@ -33,9 +35,14 @@ impl Config {
                 "a `config:` mapping; start from `coderunner config print-default`",
             )]));
         }
-        let unknown = crate::keys::unknown_keys(&doc, &index);
-        if !unknown.is_empty() {
-            return Err(invalid(unknown));
+        let mut problems = crate::keys::take_unknown_keys(&mut doc, &index);
+        if !problems.is_empty() {
+            // The rest of the file (unknown keys removed) is still checked, so one run reports
+            // everything; if it does not even parse without them, the unknown keys come first.
+            if let Ok(file) = serde_norway::from_value::<ConfigFile>(doc) {
+                problems.extend(crate::validate::validate(&file.config, &index));
+            }
+            return Err(invalid(problems));
         }
         let file: ConfigFile =
             serde_norway::from_str(text).map_err(|e| invalid(vec![from_serde(&e)]))?;

@@ -78,6 +78,28 @@ fn every_unknown_key_is_reported_not_just_the_first() {
 }
 
 #[test]
+fn unknown_keys_and_bad_values_are_reported_together() {
+    let text = edited("    prefix: \"!\"", "    prefx: \"!\"").replacen(
+        "agent_type: CodeRunnerAgent",
+        "agent_type: Foo",
+        1,
+    );
+    let (ps, msg) = problems(&text);
+    let got: Vec<(&str, Option<usize>)> = ps.iter().map(|p| (p.path.as_str(), p.line)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("config.discord", Some(line_of(&text, "prefx:", 1))),
+            (
+                "config.agent_type",
+                Some(line_of(&text, "agent_type: Foo", 1))
+            ),
+        ],
+        "{msg}"
+    );
+}
+
+#[test]
 fn unknown_key_inside_a_list_entry_and_a_flow_map() {
     let text = edited(
         "        roles: [data]\n",
@@ -282,14 +304,20 @@ fn api_keys_need_exactly_one_well_formed_key_source() {
         "config.http.api_keys[0].tier",
     );
     assert!(msg.contains("unknown tier `gold`"), "{msg}");
-    let (_, msg) = only_problem(
-        &with("{name: ci, key: hunter2hunter2, tier: member}"),
-        "config.http.api_keys[0]",
-    );
+    // The misplaced secret is named first; the entry then lacks a key source, said too.
+    let (ps, msg) = problems(&with("{name: ci, key: hunter2hunter2, tier: member}"));
+    assert_eq!(ps.len(), 2, "{msg}");
+    assert_eq!(ps[0].path, "config.http.api_keys[0]");
     assert!(
-        msg.contains("secrets never go in the config file") && msg.contains("key_sha256"),
+        ps[0].what.contains("secrets never go in the config file"),
         "{msg}"
     );
+    assert!(ps[0].expected.contains("key_sha256"), "{msg}");
+    assert!(
+        ps[1].what.contains("neither key_env nor key_sha256"),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2"), "the message leaks the key: {msg}");
 }
 
 #[test]

@@ -1,0 +1,210 @@
+//! `coderunner doctor` on this machine: each row must agree with what this test measures itself
+//! (its own unshare probe, its own cgroup directory, /proc/self/status, the Landlock syscall), and
+//! the verdict and exit status must agree with the rows.
+
+use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use coderunner_tests::harness::coderunner_bin;
+
+struct Doctor {
+    stdout: String,
+    code: Option<i32>,
+}
+
+fn doctor() -> Doctor {
+    let out = Command::new(coderunner_bin())
+        .arg("doctor")
+        .env_remove("CODERUNNER_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run coderunner doctor");
+    Doctor {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        code: out.status.code(),
+    }
+}
+
+impl Doctor {
+    /// (status, detail) of the row whose first column is `name`.
+    fn row(&self, name: &str) -> (String, String) {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with("  "))
+            })
+            .unwrap_or_else(|| panic!("no `{name}` row in:\n{}", self.stdout));
+        let rest = line[name.len()..].trim_start();
+        let (status, detail) = rest.split_once("  ").unwrap_or((rest, ""));
+        (status.to_string(), detail.trim().to_string())
+    }
+}
+
+/// This test's own probe: can a child create a user namespace?
+fn userns_works() -> bool {
+    let mut cmd = Command::new("/bin/true");
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: only the unshare syscall runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWUSER) == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+    }
+    cmd.status().is_ok_and(|s| s.success())
+}
+
+/// (version, mount point) of the hierarchy holding `controller`, v2 preferred, from /proc/mounts.
+fn controller_mount(controller: &str) -> Option<(&'static str, PathBuf)> {
+    let mounts = fs::read_to_string("/proc/mounts").expect("/proc/mounts");
+    let mut v1 = None;
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 4 {
+            continue;
+        }
+        match f[2] {
+            "cgroup2" => {
+                let cs = fs::read_to_string(PathBuf::from(f[1]).join("cgroup.controllers"))
+                    .unwrap_or_default();
+                if cs.split_whitespace().any(|c| c == controller) {
+                    return Some(("v2", PathBuf::from(f[1])));
+                }
+            }
+            "cgroup" if f[3].split(',').any(|o| o == controller) && v1.is_none() => {
+                v1 = Some(("v1", PathBuf::from(f[1])));
+            }
+            _ => {}
+        }
+    }
+    v1
+}
+
+/// Can this test create (and remove) a cgroup under that mount?
+fn can_create_cgroup(mount: &std::path::Path) -> bool {
+    let dir = mount.join(format!("coderunner-cli-test-{}", std::process::id()));
+    let made = fs::create_dir(&dir).is_ok();
+    if made {
+        fs::remove_dir(&dir).expect("remove the test cgroup");
+    }
+    made
+}
+
+#[test]
+fn doctor_agrees_with_what_the_test_measures() {
+    let d = doctor();
+
+    let (status, detail) = d.row("user namespaces");
+    let expect = if userns_works() { "ok" } else { "MISSING" };
+    // As root a missing user namespace is only informational.
+    assert!(
+        status == expect || (expect == "MISSING" && status == "info"),
+        "user namespaces: doctor says `{status}` ({detail}), the test's probe says {expect}"
+    );
+
+    for controller in ["memory", "pids", "cpu"] {
+        let (status, detail) = d.row(&format!("cgroup {controller}"));
+        match controller_mount(controller) {
+            Some((version, mount)) => {
+                assert!(
+                    detail.starts_with(&format!("{version} at {}", mount.display())),
+                    "cgroup {controller}: `{detail}` should say {version} at {}",
+                    mount.display()
+                );
+                let expect = if can_create_cgroup(&mount) {
+                    "ok"
+                } else {
+                    "MISSING"
+                };
+                assert_eq!(status, expect, "cgroup {controller}: {detail}");
+            }
+            None => assert_eq!(status, "MISSING", "cgroup {controller}: {detail}"),
+        }
+    }
+
+    let proc_status = fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let (status, detail) = d.row("seccomp");
+    if proc_status.lines().any(|l| l.starts_with("Seccomp:")) {
+        assert_eq!(status, "ok", "the kernel has seccomp: {detail}");
+    }
+
+    // SAFETY: the Landlock ABI version query creates nothing.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            1u32,
+        )
+    };
+    let (status, detail) = d.row("landlock");
+    if abi > 0 {
+        assert_eq!(
+            (status.as_str(), detail.as_str()),
+            ("ok", format!("ABI {abi}").as_str())
+        );
+    } else {
+        assert_eq!(status, "MISSING", "{detail}");
+    }
+
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let (status, detail) = d.row("per-run uids");
+    if root {
+        assert!(
+            detail.starts_with("root: each run gets its own uid from 200000-200999"),
+            "{detail}"
+        );
+        assert_eq!(status, "ok", "{detail}");
+    } else {
+        assert_eq!(status, "info", "{detail}");
+    }
+}
+
+#[test]
+fn verdict_and_exit_status_follow_the_rows() {
+    let d = doctor();
+    let last = d.stdout.lines().last().unwrap_or_default();
+    let missing = d
+        .stdout
+        .lines()
+        .take_while(|l| !l.starts_with("LANGUAGE"))
+        .any(|l| l.contains("  MISSING  "));
+    if missing {
+        assert!(last.starts_with("verdict: degraded: "), "{}", d.stdout);
+        assert!(
+            d.stdout.contains("WARNING: MISSING on this host:"),
+            "{}",
+            d.stdout
+        );
+        assert_eq!(d.code, Some(1));
+    } else {
+        assert_eq!(last, "verdict: full isolation", "{}", d.stdout);
+        assert_eq!(d.code, Some(0));
+    }
+}
+
+#[test]
+fn doctor_lists_each_language_program() {
+    let d = doctor();
+    let (status, detail) = d.row("python");
+    assert_eq!(status, "ok", "{detail}");
+    assert!(detail.starts_with("/usr/bin/python3"), "{detail}");
+    let rustc_here = ["/usr/local/bin", "/usr/bin", "/bin"]
+        .iter()
+        .any(|dir| std::path::Path::new(dir).join("rustc").is_file());
+    let (status, detail) = d.row("rust");
+    if rustc_here {
+        assert_eq!(status, "ok", "{detail}");
+    } else {
+        assert_eq!(status, "not installed", "{detail}");
+    }
+}
