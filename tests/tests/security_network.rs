@@ -70,22 +70,21 @@ async fn no_network_reaches_the_host() {
 #[tokio::test]
 async fn concurrent_runs_cannot_talk_over_abstract_sockets_or_loopback() {
     let _g = safety_net::shared().await;
+    // Runs share one pre-made empty network namespace: its loopback is down and Landlock scopes
+    // abstract sockets per run, so neither is a channel between them.
     let server = tokio::spawn(run(
         "python",
-        "import socket, time\n\
-         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
-         s.bind('\\0coderunner-shared-netns-probe')\n\
-         s.listen(1)\n\
-         s.settimeout(3)\n\
-         try:\n\
-         \x20   s.accept()\n\
-         \x20   print('ACCEPTED')\n\
-         except OSError as e:\n\
-         \x20   print('nobody', e.__class__.__name__)\n\
-         try:\n\
-         \x20   t = socket.socket(); t.bind(('127.0.0.1', 45678)); t.listen(1); print('BOUND loopback')\n\
-         except OSError as e:\n\
-         \x20   print('no loopback', e.__class__.__name__)\n",
+        "import socket, select\n\
+         a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+         a.bind('\\0coderunner-shared-netns-probe')\n\
+         a.listen(1)\n\
+         t = socket.socket()\n\
+         t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         t.bind(('127.0.0.1', 45678))\n\
+         t.listen(1)\n\
+         print('listening', flush=True)\n\
+         ready, _, _ = select.select([a, t], [], [], 3)\n\
+         print('ACCEPTED' if ready else 'nobody')\n",
     ));
     tokio::time::sleep(Duration::from_millis(800)).await;
     let client = run(
@@ -94,16 +93,20 @@ async fn concurrent_runs_cannot_talk_over_abstract_sockets_or_loopback() {
          s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
          try:\n\
          \x20   s.connect('\\0coderunner-shared-netns-probe')\n\
-         \x20   print('CONNECTED')\n\
+         \x20   print('CONNECTED abstract')\n\
          except OSError as e:\n\
-         \x20   print('refused', e.__class__.__name__)\n",
+         \x20   print('refused abstract', e.__class__.__name__)\n\
+         try:\n\
+         \x20   socket.create_connection(('127.0.0.1', 45678), timeout=2)\n\
+         \x20   print('CONNECTED tcp')\n\
+         except OSError as e:\n\
+         \x20   print('refused tcp', e.__class__.__name__)\n",
     )
     .await;
     let server = server.await.expect("join");
-    assert!(client.stdout.starts_with("refused"), "{client:?}");
-    assert!(server.stdout.starts_with("nobody"), "{server:?}");
+    assert_eq!(server.stdout, "listening\nnobody\n", "{server:?}");
     assert!(
-        server.stdout.contains("no loopback"),
-        "loopback is down in the empty netns: {server:?}"
+        client.stdout.contains("refused abstract") && client.stdout.contains("refused tcp"),
+        "{client:?}"
     );
 }
