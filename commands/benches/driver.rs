@@ -30,7 +30,7 @@ fn main() {
 }
 
 fn dispatch(args: &[String]) -> Res<()> {
-    let arg = |i: usize| args.get(i).cloned().ok_or_else(|| usage());
+    let arg = |i: usize| args.get(i).cloned().ok_or_else(usage);
     let num = |i: usize| -> Res<usize> { arg(i)?.parse().map_err(|e| format!("{e}: {}", usage())) };
     match arg(0)?.as_str() {
         // exec LABEL N -- CMD...: time N spawns of an external command.

@@ -372,7 +372,9 @@ impl Pipeline {
         drop(user_slot);
         let mut extras = render::Extras::default();
         if let Some(key) = &ws_key {
-            extras.notes.extend(workspaces.after_run(key, &msg.who, &kept, &outcome));
+            extras
+                .notes
+                .extend(workspaces.after_run(key, &msg.who, &kept, &outcome));
             extras.workspace_files = workspaces.file_count(key);
         }
 

@@ -69,7 +69,7 @@ pub fn validate_input_path(name: &str) -> Result<(), FileNameError> {
         return Err(FileNameError::Control(name.escape_default().to_string()));
     }
     let parts: Vec<&str> = name.split('/').collect();
-    if parts.iter().any(|p| *p == "..") {
+    if parts.contains(&"..") {
         return Err(FileNameError::ParentDir(name.to_string()));
     }
     if parts.iter().any(|p| p.is_empty() || *p == ".") {

@@ -22,7 +22,9 @@ mod status;
 mod uids;
 mod workdir;
 
-pub use files::{validate_input_path, validate_input_set, FileNameError, MAX_PATH_BYTES, MAX_PATH_DEPTH};
+pub use files::{
+    validate_input_path, validate_input_set, FileNameError, MAX_PATH_BYTES, MAX_PATH_DEPTH,
+};
 pub use local::{LocalRunner, SandboxSummary};
 pub use mime::guess_mime;
 pub use outcome::{CompileOutcome, OutputFile, RunOutcome, RunStatus};

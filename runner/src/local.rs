@@ -226,7 +226,7 @@ impl Runner for LocalRunner {
 fn pinned_netns(helper: &Path, path: &Path) -> Result<PathBuf, String> {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
     let pinned =
-        || nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC);
+        || nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == NSFS_MAGIC);
     if pinned() {
         return Ok(path.to_path_buf());
     }

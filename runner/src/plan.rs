@@ -59,7 +59,15 @@ impl BaseLayout {
     /// Binds for one run: the base, the language's own mounts, and network files when needed.
     pub(crate) fn binds_for(&self, language: &Language, network: bool) -> Vec<PathBuf> {
         let mut v = self.ro_binds.clone();
-        v.extend(language.mounts.iter().filter(|p| p.is_absolute()).cloned());
+        // A mount missing on this host (e.g. /etc/matplotlibrc without matplotlib) is left out
+        // rather than failing every run of the language.
+        v.extend(
+            language
+                .mounts
+                .iter()
+                .filter(|p| p.is_absolute() && p.exists())
+                .cloned(),
+        );
         if network {
             v.extend(ETC_NETWORK.iter().map(PathBuf::from).filter(|p| p.exists()));
         }

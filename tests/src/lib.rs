@@ -1,5 +1,5 @@
 //! Shared test support for the cross-crate suites: the binaries under test and a fake Discord.
 
+pub mod fake_discord;
 pub mod harness;
 pub mod safety_net;
-pub mod fake_discord;

@@ -91,10 +91,7 @@ async fn document_parses_and_lists_every_route() {
         "files": [{"name": "main.py", "content": "print(input())", "encoding": "utf8"}],
     });
     for key in full.as_object().expect("object").keys() {
-        assert!(
-            props.contains(&key),
-            "{key} is accepted but not documented"
-        );
+        assert!(props.contains(&key), "{key} is accepted but not documented");
     }
     let limits: Vec<&String> = doc["components"]["schemas"]["Limits"]["properties"]
         .as_object()

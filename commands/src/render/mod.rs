@@ -75,7 +75,10 @@ pub fn render_run_with(
     };
     let head = match extras.workspace_files {
         Some(n) if outcome.status != RunStatus::SandboxError => {
-            format!("{head} · 📁 {} in workspace", fmt::plural(n, "file", "files"))
+            format!(
+                "{head} · 📁 {} in workspace",
+                fmt::plural(n, "file", "files")
+            )
         }
         _ => head,
     };
