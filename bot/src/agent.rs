@@ -102,23 +102,38 @@ impl CodeRunnerAgent {
         let config = Arc::clone(&self.config);
         let runner: Arc<dyn Runner> = match self.runner {
             Some(r) => r,
-            None => Arc::new(LocalRunner::new(&config).context("preparing the sandbox")?),
+            None => runner_for(&config)?,
         };
         let pipeline =
             Pipeline::new(Arc::clone(&config), runner).context("starting the chat pipeline")?;
         tracing::info!(agent_id = %config.agent_id, ?frontend, "agent starting");
         let served = match frontend {
             Frontend::Console(options) => crate::console::run(pipeline.clone(), options).await,
-            // ---- Discord frontend (issue 5): the discord helper fills this arm. ----
             Frontend::Discord => {
                 crate::discord::run(Arc::clone(&config), Arc::new(pipeline.clone())).await
             }
-            // ---- HTTP frontend (issue 7): the http helper fills this arm. ----
-            Frontend::Http { listen: _ } => Err(anyhow::anyhow!(
-                "the HTTP frontend is not built yet in this version"
-            )),
+            Frontend::Http { listen } => {
+                let listen = listen.unwrap_or(config.http.listen);
+                crate::http::serve(Arc::clone(&config), Arc::new(pipeline.clone()), listen).await
+            }
         };
         pipeline.shutdown().await;
         served
+    }
+}
+
+/// The runner the config asks for: the remote `coderunner serve` nodes of `runner.remote`, or
+/// this host's sandbox.
+pub fn runner_for(config: &Config) -> anyhow::Result<Arc<dyn Runner>> {
+    if config.runner.remote.is_empty() {
+        Ok(Arc::new(
+            LocalRunner::new(config).context("preparing the sandbox")?,
+        ))
+    } else {
+        tracing::info!(
+            nodes = config.runner.remote.len(),
+            "sending runs to remote runner nodes"
+        );
+        Ok(Arc::new(crate::remote_runner::RemoteRunner::new(config)?))
     }
 }

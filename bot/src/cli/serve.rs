@@ -4,37 +4,18 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use coderunner_commands::Pipeline;
-use coderunner_runner::{LocalRunner, Runner};
 
-use crate::remote_runner::RemoteRunner;
+use crate::agent::{CodeRunnerAgent, Frontend};
 
 pub fn execute(config_path: Option<&Path>, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
-    let config = Arc::new(super::load_config(config_path)?);
-    let listen = listen.unwrap_or(config.http.listen);
+    let agent = CodeRunnerAgent::new(super::load_config(config_path)?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let runner: Arc<dyn Runner> = if config.runner.remote.is_empty() {
-            Arc::new(LocalRunner::new(&config).context("setting up the local sandbox")?)
-        } else {
-            tracing::info!(
-                nodes = config.runner.remote.len(),
-                "sending runs to remote runner nodes"
-            );
-            Arc::new(RemoteRunner::new(&config)?)
-        };
-        let pipeline =
-            Arc::new(Pipeline::new(config.clone(), runner).context("starting the run pipeline")?);
-        let served = crate::http::serve(config, pipeline.clone(), listen).await;
-        // Runs still in flight finish (and are audited) before the process exits.
-        pipeline.shutdown().await;
-        served
-    })?;
+    // The agent shuts the pipeline down after the server stops, so runs in flight are audited.
+    runtime.block_on(agent.run(Frontend::Http { listen }))?;
     Ok(ExitCode::SUCCESS)
 }
