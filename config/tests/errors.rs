@@ -351,8 +351,8 @@ fn rate_limit_for_an_unknown_tier_and_unknown_default_tier() {
 #[test]
 fn dangerous_mounts_are_refused() {
     let text = edited(
-        "      memory: rlimit_as\n",
-        "      memory: rlimit_as\n      mounts: [/root/.cache]\n",
+        "      mounts: [/etc/matplotlibrc, /etc/fonts]\n",
+        "      mounts: [/root/.cache]\n",
     );
     let (_, msg) = only_problem(&text, "config.languages.python.mounts[0]");
     assert!(msg.contains("may not be bound into the sandbox"), "{msg}");
