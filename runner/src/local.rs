@@ -62,7 +62,6 @@ struct Inner {
     netns: Option<PathBuf>,
     layout: BaseLayout,
     owner_tag: String,
-    seq: AtomicU64,
     summary: SandboxSummary,
 }
 
@@ -203,7 +202,6 @@ impl LocalRunner {
                 netns,
                 layout: BaseLayout::detect(),
                 owner_tag,
-                seq: AtomicU64::new(0),
                 summary,
             }),
         })
@@ -350,10 +348,13 @@ impl Inner {
             (None, Some(ids)) => ids,
             (None, None) => return Err(RunnerError::Sandbox("no uid for the run".into())),
         };
+        // The sequence is per process, not per runner: two LocalRunners in one process (tests,
+        // or an embedder) must never name a run directory or cgroup the same.
+        static RUN_SEQ: AtomicU64 = AtomicU64::new(0);
         let run_id = format!(
             "{}-{}",
             self.owner_tag,
-            self.seq.fetch_add(1, Ordering::Relaxed)
+            RUN_SEQ.fetch_add(1, Ordering::Relaxed)
         );
         let mut workdir = Workdir::create(
             &self.runs_dir,

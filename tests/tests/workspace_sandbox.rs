@@ -16,7 +16,8 @@ struct Rig {
 
 fn rig_with(edit: impl FnOnce(&mut Config)) -> Rig {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::embedded_default().expect("default config");
+    // The security suites' configuration: the outer safety net, the helper binary, short limits.
+    let mut config: Config = coderunner_tests::safety_net::config().clone();
     config.data_dir = dir.path().to_path_buf();
     config.rate_limits.user.clear();
     config.rate_limits.guild.clear();
