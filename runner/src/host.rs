@@ -4,6 +4,7 @@
 //! features are tried in short-lived probe children. Used by `coderunner doctor` and by the runner
 //! to choose root or rootless mode.
 
+mod cache;
 mod cgroups;
 mod probe;
 mod programs;
@@ -14,6 +15,7 @@ use std::path::Path;
 
 use coderunner_config::Config;
 
+pub use cache::probe_isolation_cached;
 pub use cgroups::{CgroupVersion, Controller};
 pub use programs::{
     is_compiled, language_status, main_program, resolve, version, LanguageStatus, SEARCH_DIRS,
@@ -69,7 +71,7 @@ impl fmt::Display for Verdict {
 }
 
 /// Everything probed about this host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HostReport {
     /// Kernel release (`uname -r`).
     pub kernel: String,
@@ -94,6 +96,7 @@ pub struct HostReport {
     /// Why we think we are in a container, if we do.
     pub container: Option<String>,
     /// Each configured language, in config order.
+    #[serde(skip)]
     pub languages: Vec<LanguageStatus>,
 }
 

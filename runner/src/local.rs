@@ -12,13 +12,14 @@ use coderunner_config::{Config, MemoryStrategy, Profile};
 
 use crate::cgroup::{CgroupLimits, CgroupStats, Cgroups, RunCgroup};
 use crate::files::{self, CollectLimits, Snapshot};
-use crate::host::{HostReport, Verdict};
+use crate::host::{probe_isolation_cached, Verdict};
 use crate::outcome::{CompileOutcome, RunOutcome, RunStatus};
+use crate::output::into_text;
 use crate::owner::{is_stale, owner_tag};
 use crate::plan::{self, BaseLayout, Placeholders};
 use crate::protocol::{HelperSpec, Isolation, Network, Rlimits};
 use crate::spawn::{run_stage, StageResult};
-use crate::status::classify;
+use crate::status::{self, classify};
 use crate::uids::{UidLease, UidPool};
 use crate::workdir::{self, Workdir};
 use crate::{seccomp, RunRequest, Runner, RunnerError};
@@ -100,8 +101,18 @@ impl LocalRunner {
                 scratch.display()
             )));
         }
-        // The same live probe `coderunner doctor` reports, so the two never disagree.
-        let host = HostReport::probe_isolation(config);
+        for dir in [&scratch, &scratch.join("runs"), &scratch.join("root")] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        std::fs::set_permissions(&scratch, std::fs::Permissions::from_mode(0o700))?;
+
+        // The same probe `coderunner doctor` reports, so the two never disagree; a full-isolation
+        // result is reused for a few minutes within one boot (see host::cache), which saves every
+        // one-shot `coderunner run` its probe children.
+        let host = probe_isolation_cached(config, &scratch);
         if !host.can_sandbox() {
             return Err(RunnerError::Sandbox(format!(
                 "cannot sandbox on this host: {}; run coderunner as root (e.g. in its container) or enable user namespaces",
@@ -122,14 +133,6 @@ impl LocalRunner {
                 nix::unistd::getegid().as_raw(),
             ))
         };
-
-        for dir in [&scratch, &scratch.join("runs"), &scratch.join("root")] {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
-        std::fs::set_permissions(&scratch, std::fs::Permissions::from_mode(0o700))?;
 
         let cgroups = if root {
             Cgroups::open(&rc.cgroup_parent)
@@ -275,6 +278,20 @@ impl StageLimits {
     }
 }
 
+impl StageLimits {
+    /// How the stage ended, judged against these limits.
+    fn verdict(&self, m: &Measured) -> status::Verdict {
+        classify(
+            &m.result.end,
+            m.result.killed,
+            &m.stats,
+            self.wall.as_millis() as u64,
+            self.cpu_secs,
+            self.memory,
+        )
+    }
+}
+
 /// What one stage measured, ready for the outcome.
 struct Measured {
     result: StageResult,
@@ -417,21 +434,16 @@ impl Inner {
                     &limits,
                 )
                 .await?;
-            let v = classify(
-                &m.result.end,
-                m.result.killed,
-                &m.stats,
-                limits.wall.as_millis() as u64,
-                limits.cpu_secs,
-                limits.memory,
-            );
-            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let v = limits.verdict(&m);
             let ok = v.status == RunStatus::Exited && v.exit_code == Some(0);
+            let cpu_ms = m.cpu_ms();
+            let peak_memory = m.peak_memory();
+            let captured = m.result.captured;
             let outcome = CompileOutcome {
                 status: v.status,
                 exit_code: v.exit_code,
-                stdout: text(&m.result.captured.stdout),
-                stderr: text(&m.result.captured.stderr),
+                stdout: into_text(captured.stdout),
+                stderr: into_text(captured.stderr),
                 wall_ms: m.result.wall.as_millis() as u64,
             };
             if !ok {
@@ -445,11 +457,11 @@ impl Inner {
                 o.error = v.error.map(|e| format!("compile stage: {e}"));
                 o.stdout = outcome.stdout.clone();
                 o.stderr = outcome.stderr.clone();
-                o.output = text(&m.result.captured.output);
-                o.truncated = m.result.captured.truncated;
+                o.output = into_text(captured.output);
+                o.truncated = captured.truncated;
                 o.wall_ms = outcome.wall_ms;
-                o.cpu_ms = m.cpu_ms();
-                o.peak_memory_bytes = m.peak_memory();
+                o.cpu_ms = cpu_ms;
+                o.peak_memory_bytes = peak_memory;
                 o.compile = Some(outcome);
                 return Ok(o);
             }
@@ -463,14 +475,7 @@ impl Inner {
                 req, run_id, workdir, uid, gid, run_argv, env, &req.stdin, &limits,
             )
             .await?;
-        let v = classify(
-            &m.result.end,
-            m.result.killed,
-            &m.stats,
-            limits.wall.as_millis() as u64,
-            limits.cpu_secs,
-            limits.memory,
-        );
+        let v = limits.verdict(&m);
         if let Some(status) = &m.result.landlock {
             if status != "fully_enforced" {
                 tracing::warn!(landlock = %status, "Landlock was not fully enforced for a run");
@@ -491,18 +496,19 @@ impl Inner {
                 .await
                 .unwrap_or_default()
         };
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let (cpu_ms, peak_memory_bytes) = (m.cpu_ms(), m.peak_memory());
+        let captured = m.result.captured;
         Ok(RunOutcome {
             status: v.status,
             exit_code: v.exit_code,
             signal: v.signal,
-            stdout: text(&m.result.captured.stdout),
-            stderr: text(&m.result.captured.stderr),
-            output: text(&m.result.captured.output),
-            truncated: m.result.captured.truncated,
+            stdout: into_text(captured.stdout),
+            stderr: into_text(captured.stderr),
+            output: into_text(captured.output),
+            truncated: captured.truncated,
             wall_ms: m.result.wall.as_millis() as u64,
-            cpu_ms: m.cpu_ms(),
-            peak_memory_bytes: m.peak_memory(),
+            cpu_ms,
+            peak_memory_bytes,
             files,
             compile,
             error: v.error,

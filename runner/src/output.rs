@@ -24,6 +24,12 @@ struct Buffers {
     overflowed: bool,
 }
 
+/// Captured bytes as text without copying them when they are valid UTF-8 (the usual case): a
+/// flood at the cap would otherwise briefly hold every buffer twice.
+pub(crate) fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Shared state of one run's capture.
 #[derive(Debug, Clone)]
 pub(crate) struct Capture {
@@ -134,6 +140,12 @@ mod tests {
         assert_eq!(got.stderr, b"world");
         assert_eq!(got.output, b"helloworld");
         assert!(got.truncated);
+    }
+
+    #[test]
+    fn text_keeps_valid_utf8_and_replaces_invalid_bytes() {
+        assert_eq!(into_text("héllo".as_bytes().to_vec()), "héllo");
+        assert_eq!(into_text(b"a\xffb".to_vec()), "a\u{fffd}b");
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// cgroup v1 or v2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CgroupVersion {
     V1,
     V2,
@@ -22,7 +22,7 @@ impl std::fmt::Display for CgroupVersion {
 }
 
 /// One controller as this host offers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Controller {
     /// `memory`, `pids` or `cpu`.
     pub name: String,

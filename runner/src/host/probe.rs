@@ -36,11 +36,16 @@ where
     }
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     let deadline = Instant::now() + PROBE_TIMEOUT;
+    // A probe child is done in about a millisecond: poll finely at first, then back off.
+    let mut pause = Duration::from_micros(100);
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => return Err(format!("probe child failed: {status}")),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
