@@ -1,73 +1,10 @@
 //! End-to-end console transcripts: the real `coderunner console` binary, the real sandbox, input
 //! piped in, replies read back exactly as they would be posted.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use coderunner_tests::harness::coderunner_bin;
-
-/// Generous: a hang fails the test instead of the suite.
-const DEADLINE: Duration = Duration::from_secs(180);
-
-struct Transcript {
-    stdout: String,
-    stderr: String,
-    success: bool,
-    dir: tempfile::TempDir,
-}
-
-impl Transcript {
-    fn out_dir(&self) -> PathBuf {
-        self.dir.path().join("coderunner-out")
-    }
-}
-
-/// Pipe `input` into `coderunner ARGS` run in a fresh directory (so the audit database and the
-/// saved attachments land there), with DISCORD_TOKEN unset.
-fn run_console(args: &[&str], input: &str, setup: impl FnOnce(&Path)) -> Transcript {
-    let dir = tempfile::tempdir().expect("temp dir");
-    setup(dir.path());
-    let mut child = Command::new(coderunner_bin())
-        .args(args)
-        .current_dir(dir.path())
-        .env_remove("DISCORD_TOKEN")
-        .env_remove("CODERUNNER_CONFIG")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start coderunner");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let started = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("coderunner console did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    writer.join().expect("writer");
-    let out = child.wait_with_output().expect("output");
-    Transcript {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        success: out.status.success(),
-        dir,
-    }
-}
+use coderunner_tests::console::{run_fresh, Transcript};
 
 fn console(input: &str) -> Transcript {
-    run_console(&["console"], input, |_| {})
+    run_fresh(&["console"], input, |_| {})
 }
 
 #[test]
@@ -158,7 +95,7 @@ fn misspelt_language_gets_a_suggestion() {
 
 #[test]
 fn attach_a_program_and_a_data_file() {
-    let t = run_console(
+    let t = run_fresh(
         &["console"],
         ":attach sales.csv\n:attach analysis.py\n!run\n",
         |dir| {
@@ -261,12 +198,12 @@ fn runs_help_and_audit_database() {
         t.stdout
     );
     assert!(t.stdout.contains("`!help COMMAND`"), "{}", t.stdout);
-    assert!(t.dir.path().join("coderunner-data/audit.sqlite").is_file());
+    assert!(t.dir.join("coderunner-data/audit.sqlite").is_file());
 }
 
 #[test]
 fn no_subcommand_without_a_token_opens_the_console_with_a_banner() {
-    let t = run_console(&[], "!run py `print(2**10)`\n", |_| {});
+    let t = run_fresh(&[], "!run py `print(2**10)`\n", |_| {});
     assert!(t.success, "stderr: {}", t.stderr);
     assert!(
         t.stderr

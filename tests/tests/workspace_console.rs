@@ -2,67 +2,18 @@
 //! sandbox, pandas and matplotlib; the session's workspace survives a restart and `!reset`
 //! empties it.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use coderunner_tests::harness::coderunner_bin;
-
-/// Generous: a hang fails the test instead of the suite.
-const DEADLINE: Duration = Duration::from_secs(300);
+use coderunner_tests::console::run_in;
+use coderunner_tests::png;
 
 const SALES: &str = "month,revenue,units\n1,1200.5,10\n2,1350.0,12\n3,990.25,8\n4,1810.75,15\n5,1600.0,13\n6,2100.5,18\n";
 
 /// Pipe `input` into `coderunner console` run in `dir` (the data dir and saved files land there).
 fn console(dir: &Path, input: &str) -> String {
-    let mut child = Command::new(coderunner_bin())
-        .arg("console")
-        .current_dir(dir)
-        .env_remove("DISCORD_TOKEN")
-        .env_remove("CODERUNNER_CONFIG")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start coderunner");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("coderunner console did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    writer.join().expect("writer");
-    let out = child.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// Width and height from a PNG's IHDR chunk, after checking the signature.
-fn png_size(bytes: &[u8]) -> (u32, u32) {
-    assert!(
-        bytes.len() > 24,
-        "too short for a PNG: {} bytes",
-        bytes.len()
-    );
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
-    assert_eq!(&bytes[12..16], b"IHDR", "first chunk is IHDR");
-    let w = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
-    let h = u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
-    (w, h)
+    let t = run_in(dir, &["console"], input);
+    assert!(t.success, "stdout: {}\nstderr: {}", t.stdout, t.stderr);
+    t.stdout
 }
 
 #[test]
@@ -113,7 +64,7 @@ fn csv_to_pandas_to_plot_then_restart_then_reset() {
         "{first}"
     );
     let png = std::fs::read(&saved).expect("the PNG was saved");
-    assert_eq!(png_size(&png), (600, 400));
+    assert_eq!(png::dimensions(&png), (600, 400));
     println!("plot.png: {} bytes, 600x400", png.len());
     // !files lists both with sizes.
     assert!(first.contains("📁 **workspace** · 2 files"), "{first}");

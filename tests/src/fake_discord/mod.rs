@@ -27,6 +27,8 @@ pub const GUILD: u64 = 1_180_000_000_000_000_001;
 pub const CHANNEL: u64 = 1_180_000_000_000_000_011;
 pub const THREAD: u64 = 1_180_000_000_000_000_012;
 pub const OTHER_CHANNEL: u64 = 1_180_000_000_000_000_013;
+/// A second public thread of `CHANNEL`.
+pub const OTHER_THREAD: u64 = 1_180_000_000_000_000_014;
 pub const APP_ID: u64 = 1_180_000_000_000_000_021;
 pub const BOT_ID: u64 = 1_180_000_000_000_000_022;
 pub const ROLE_DATA: u64 = 1_180_000_000_000_000_101;
@@ -190,7 +192,7 @@ impl State {
     fn channel_json(&self, id: u64) -> Option<Value> {
         match id {
             CHANNEL | OTHER_CHANNEL => Some(payloads::channel(id, self.guild, None)),
-            THREAD => Some(payloads::channel(id, self.guild, Some(CHANNEL))),
+            THREAD | OTHER_THREAD => Some(payloads::channel(id, self.guild, Some(CHANNEL))),
             _ => None,
         }
     }
