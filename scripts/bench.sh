@@ -49,6 +49,8 @@ log "latency: $RUNS runs each (+3 warm-up)"
 rows=$(
     "$DRIVER" exec bare "$RUNS" -- $PY -I "$WORK/p1.py"
     "$DRIVER" exec "coderunner run" "$RUNS" -- "$BIN" run "$WORK/p1.py"
+    "$DRIVER" exec "cli start" "$RUNS" -- "$BIN" --version
+    "$DRIVER" exec "cli config" "$RUNS" -- "$BIN" check-config
     "$DRIVER" exec "bwrap" "$RUNS" -- "${BWRAP[@]}" $PY -I main.py
     "$DRIVER" inproc "$HELPER" "$RUNS" | grep -v '^#'
 )
@@ -90,6 +92,8 @@ echo "$rows" | while IFS=$'\t' read -r label med p95 n; do
         "coderunner run") name="coderunner run (release, CLI)" ;;
         bwrap) name="bwrap --unshare-all (same mounts)" ;;
         inproc) name="runner library, in-process" ;;
+        "cli start") name="  of which: coderunner --version" ;;
+        "cli config") name="  of which: coderunner check-config" ;;
     esac
     printf '  %-34s %10s %10s %8s\n' "$name" "$med" "$p95" "$(python3 -c "print(f'{$med/$bare_med:.2f}')")"
 done

@@ -292,7 +292,8 @@ impl RunCgroup {
                 return;
             }
         }
-        for d in &self.dirs {
+        // Every process of the run is in each hierarchy's directory, so one list is enough.
+        if let Some(d) = self.dirs.first() {
             kill_procs(d);
         }
     }

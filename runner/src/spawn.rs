@@ -135,12 +135,14 @@ pub(crate) async fn run_stage(
         _ = capture.overflowed() => Some(Kill::Output),
     };
     if killed.is_some() {
-        // Killing the helper fires the PDEATHSIG chain (reaper, then the whole pid namespace);
-        // the cgroup kill reaches every process directly as well.
-        let _ = child.start_kill();
+        // SIGKILL every process of the run directly first, so hundreds of them die in parallel
+        // instead of one after another down the PDEATHSIG chain; killing the helper then takes
+        // the reaper and so the whole pid namespace with it (the chain also covers runs without
+        // a cgroup).
         if let Some(cg) = cgroup {
             cg.kill_all();
         }
+        let _ = child.start_kill();
     }
     if tokio::time::timeout(KILL_GRACE, child.wait())
         .await
