@@ -70,7 +70,7 @@ log "bounded memory: coderunner run of a program printing 2 GiB"
 /usr/bin/time -f '%M' -o "$WORK/rss1" "$BIN" run "$WORK/p1.py" >/dev/null 2>&1 || true
 /usr/bin/time -f '%M' -o "$WORK/rss2" "$BIN" run "$WORK/flood.py" >/dev/null 2>"$WORK/flood.err" || true
 rss_idle=$(tail -1 "$WORK/rss1"); rss_flood=$(tail -1 "$WORK/rss2")
-flood_status=$(grep -o '── [a-z_]*' "$WORK/flood.err" | head -1 | cut -c5-)
+flood_status=$(sed -n 's/^── \([a-z_]*\).*/\1/p' "$WORK/flood.err" | head -1)
 cap=$("$BIN" check-config --print 2>/dev/null | grep -m1 -o 'output: [0-9A-Za-z]*' | cut -d' ' -f2 || true)
 cap=${cap:-1MiB}
 
@@ -102,7 +102,8 @@ echo "Throughput, $TP short runs, 2 at a time (runs/s)"
 printf '  %-34s %10s\n' "bare python3 -I" "$bare_tp" "coderunner run (CLI)" "$cli_tp" "runner library (concurrency 2)" "$lib_tp"
 echo
 echo "Bounded memory: peak RSS of coderunner run (output cap $cap)"
-printf '  %-34s %10s\n' "print(1)" "$((rss_idle / 1024)) MiB" "printing 2 GiB (status: ${flood_status:-?})" "$((rss_flood / 1024)) MiB"
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+printf '  %-34s %10s\n' "print(1)" "$(mib "$rss_idle")" "printing 2 GiB (status: ${flood_status:-?})" "$(mib "$rss_flood")"
 echo
 echo "Teardown: 200 sleeping processes, 2 s deadline (ms after the deadline)"
 printf '  %-10s %-14s %-14s %-10s\n' "try" "all gone" "run returned" "procs seen"

@@ -6,7 +6,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use coderunner_config::{Config, MemoryStrategy, Profile};
 
@@ -530,6 +530,7 @@ impl Inner {
         limits: &StageLimits,
     ) -> Result<Measured, RunnerError> {
         let p = &req.limits;
+        let began = Instant::now();
         let cgroup: Option<RunCgroup> = match &self.cgroups {
             Some(c) => Some(
                 c.create(
@@ -588,6 +589,7 @@ impl Inner {
             landlock: self.landlock,
             seccomp: self.seccomp.clone(),
         };
+        let spawned = Instant::now();
         let result = run_stage(
             &self.helper,
             &spec,
@@ -597,10 +599,19 @@ impl Inner {
             limits.output,
         )
         .await;
+        let ended = Instant::now();
         let stats = cgroup.as_ref().map(RunCgroup::stats).unwrap_or_default();
         if let Some(cg) = cgroup {
             cg.remove().await;
         }
+        // Where a stage's time goes, for `RUST_LOG=coderunner_runner=debug` and the benchmarks.
+        tracing::debug!(
+            stage = cgroup_id,
+            setup_us = (spawned - began).as_micros() as u64,
+            sandboxed_us = (ended - spawned).as_micros() as u64,
+            teardown_us = ended.elapsed().as_micros() as u64,
+            "stage timings"
+        );
         Ok(Measured {
             result: result?,
             stats,
