@@ -83,6 +83,9 @@ for p in /proc/[0-9]*; do
   [ "$u" = 0 ] || { left=$((left + 1)); echo "left behind: $(cat "$p/cmdline" 2>/dev/null | tr '\0' ' ') (uid $u)"; }
 done
 [ "$left" -eq 0 ] || fail "attack: $left sandboxed processes left after the run"
+echo "--- the image's HEALTHCHECK command"
+echo 'echo ok' | coderunner run --json --lang sh - | grep -q '"stdout": "ok' || fail "the HEALTHCHECK command fails"
+echo "healthy"
 echo "container-test: all in-container checks passed"
 SCRIPT
 inside=${inside//EXPECT_VERDICT/$expect_verdict}
