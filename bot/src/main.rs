@@ -7,6 +7,12 @@ use clap::Parser;
 use coderunner::cli::Cli;
 
 fn main() -> ExitCode {
+    // The runner starts this same executable as its sandbox helper when no `coderunner-sandbox`
+    // sits beside it; that must happen before anything else, while the process is single-threaded.
+    if coderunner_runner::helper::started_as_helper() {
+        std::process::exit(coderunner_runner::helper::main());
+    }
+    coderunner_runner::helper::embed();
     let cli = Cli::parse();
     coderunner::cli::init_logging(cli.log_format);
     match coderunner::cli::dispatch(cli) {

@@ -3,6 +3,7 @@
 //! workdir, cgroup, optional compile stage, run stage, output files, teardown.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -80,10 +81,7 @@ impl LocalRunner {
         let rc = &config.runner;
         let helper = match &rc.helper {
             Some(p) => p.clone(),
-            None => std::env::current_exe()?
-                .parent()
-                .map(|d| d.join("coderunner-sandbox"))
-                .unwrap_or_else(|| PathBuf::from("coderunner-sandbox")),
+            None => default_helper()?,
         };
         if !helper.is_file() {
             return Err(RunnerError::Sandbox(format!(
@@ -223,6 +221,20 @@ impl Runner for LocalRunner {
     }
 }
 
+/// The helper when the config names none: this executable itself if it embeds the helper (it is
+/// then always the same build as the runner; a `coderunner-sandbox` left beside it by an older
+/// build could speak an older protocol), else a `coderunner-sandbox` beside it.
+fn default_helper() -> Result<PathBuf, RunnerError> {
+    let exe = std::env::current_exe()?;
+    if crate::helper::embedded() {
+        return Ok(exe);
+    }
+    Ok(exe
+        .parent()
+        .map(|d| d.join(crate::helper::PROGRAM_NAME))
+        .unwrap_or_else(|| PathBuf::from(crate::helper::PROGRAM_NAME)))
+}
+
 /// Create (or reuse) the pinned empty network namespace at `path`.
 fn pinned_netns(helper: &Path, path: &Path) -> Result<PathBuf, String> {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
@@ -234,6 +246,7 @@ fn pinned_netns(helper: &Path, path: &Path) -> Result<PathBuf, String> {
     std::fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
     // A short-lived helper process makes it (std::process: no fork in this process).
     let out = std::process::Command::new(helper)
+        .arg0(crate::helper::PROGRAM_NAME)
         .arg("make-netns")
         .arg(path)
         .env_clear()

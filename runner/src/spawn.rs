@@ -62,7 +62,9 @@ pub(crate) async fn run_stage(
         .map_err(|e| RunnerError::Sandbox(format!("encoding the run spec: {e}")))?;
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     let mut cmd = tokio::process::Command::new(helper);
-    cmd.arg("run")
+    // The name tells an executable that embeds the helper (the `coderunner` binary) to be it.
+    cmd.arg0(crate::helper::PROGRAM_NAME)
+        .arg("run")
         .arg(std::process::id().to_string())
         .env_clear()
         .stdin(Stdio::from(OwnedFd::from(theirs)))

@@ -38,6 +38,32 @@ impl<T, E: Display> Context<T> for Result<T, E> {
     }
 }
 
+/// The helper's program name: the `coderunner-sandbox` binary's, and `argv[0]` of every helper
+/// process, so an executable that embeds the helper can tell it was started as one.
+pub const PROGRAM_NAME: &str = "coderunner-sandbox";
+
+static EMBEDDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Declare that the running executable also serves as the helper when it is started under
+/// [`PROGRAM_NAME`] (it checks [`started_as_helper`] first thing in `main`). A runner whose config
+/// names no helper then uses this executable, so one binary is enough.
+pub fn embed() {
+    EMBEDDED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`embed`] was called in this process.
+pub(crate) fn embedded() -> bool {
+    EMBEDDED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether this process was started as the helper (`argv[0]` is [`PROGRAM_NAME`]); an embedding
+/// executable must then call [`main`] before anything else, while still single-threaded.
+pub fn started_as_helper() -> bool {
+    std::env::args_os()
+        .next()
+        .is_some_and(|a| std::path::Path::new(&a).file_name() == Some(PROGRAM_NAME.as_ref()))
+}
+
 /// Entry point of the `coderunner-sandbox` binary; returns the process exit code.
 ///
 /// Usage: `coderunner-sandbox run <parent-pid>` (spec on fd 0) or
