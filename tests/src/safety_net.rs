@@ -257,8 +257,13 @@ pub async fn leftovers_after(within: Duration) -> Vec<String> {
 
 /// Write the suite's config as a file the `coderunner` CLI can load (JSON is YAML).
 pub fn config_file(dir: &Path) -> PathBuf {
+    write_config_file(dir, config())
+}
+
+/// Write `config` as a file the `coderunner` CLI can load (JSON is YAML).
+pub fn write_config_file(dir: &Path, config: &Config) -> PathBuf {
     let path = dir.join("coderunner-test-config.yaml");
-    let text = serde_json::json!({ "config": config() }).to_string();
+    let text = serde_json::json!({ "config": config }).to_string();
     std::fs::write(&path, text).expect("writing the test config file");
     path
 }

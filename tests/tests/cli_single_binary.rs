@@ -20,12 +20,7 @@ fn the_coderunner_binary_alone_runs_sandboxed_code() {
 
     let mut config = safety_net::config().clone();
     config.runner.helper = None;
-    let config_path = dir.path().join("config.yaml");
-    std::fs::write(
-        &config_path,
-        serde_json::json!({ "config": config }).to_string(),
-    )
-    .expect("write the config");
+    let config_path = safety_net::write_config_file(dir.path(), &config);
 
     // The program reports who it runs as and what it can see, so the assertions prove the
     // sandbox was really built by the embedded helper, not skipped.

@@ -66,7 +66,8 @@ pub fn probe_isolation_cached(config: &Config, dir: &Path) -> HostReport {
         return report;
     }
     let report = HostReport::probe_isolation(config);
-    if report.can_sandbox() && report.verdict() == Verdict::Full {
+    // Full isolation implies the namespaces worked, so nothing that cannot sandbox is kept.
+    if report.verdict() == Verdict::Full {
         let entry = Entry {
             key,
             report: report.clone(),
