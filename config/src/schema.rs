@@ -439,6 +439,13 @@ pub struct RunnerConfig {
     /// Send runs to these `coderunner serve` nodes instead of this host.
     #[serde(default)]
     pub remote: Vec<RemoteNode>,
+    /// What to do on a host that lacks a protection (cgroups, Landlock, seccomp, ...).
+    #[serde(default)]
+    pub isolation: IsolationPolicy,
+    /// `false` makes the runner (and `doctor`) treat this host as having no cgroups: for trying
+    /// the degraded path on a full host. Only the operator's config can set it.
+    #[serde(default = "defaults::yes")]
+    pub cgroups: bool,
 }
 
 impl Default for RunnerConfig {
@@ -449,8 +456,23 @@ impl Default for RunnerConfig {
             scratch_dir: defaults::scratch_dir(),
             helper: None,
             remote: Vec::new(),
+            isolation: IsolationPolicy::default(),
+            cgroups: true,
         }
     }
+}
+
+/// `runner.isolation`: whether runs may go ahead on a host that lacks a protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationPolicy {
+    /// Refuse every run (saying what is missing and how to get it) unless the host gives every
+    /// protection of the security model.
+    #[default]
+    Full,
+    /// Run with what the host gives, with a warning at start-up and in `doctor`. Languages whose
+    /// memory only a cgroup bounds (`memory: cgroup_only`) are still refused without cgroups.
+    DegradedOk,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
