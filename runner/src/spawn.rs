@@ -173,11 +173,21 @@ pub(crate) async fn run_stage(
     let mut usage = None;
     let mut landlock = None;
     let mut reaper = None;
+    let finished = reports
+        .iter()
+        .any(|r| matches!(r, Report::Exited { .. } | Report::Signaled { .. }));
     for r in reports {
         match r {
             Report::Reaper { pid } => reaper = Some(pid),
-            Report::Exited { code } => end = End::Exited(code),
-            Report::Signaled { signal } => end = End::Signaled(signal),
+            // A set-up error of the program process (execve failed) is followed by the
+            // reaper's report of its exit: the set-up error is what happened.
+            Report::Exited { code } if !matches!(end, End::SetupError(_)) => {
+                end = End::Exited(code)
+            }
+            Report::Signaled { signal } if !matches!(end, End::SetupError(_)) => {
+                end = End::Signaled(signal)
+            }
+            Report::Exited { .. } | Report::Signaled { .. } => {}
             Report::SetupError { message } => {
                 if !matches!(end, End::SetupError(_)) {
                     end = End::SetupError(message)
@@ -194,7 +204,7 @@ pub(crate) async fn run_stage(
     // The helper reports how the program ended only after it has reaped the reaper, and when
     // the reaper exits the kernel has already killed the rest of its pid namespace. Otherwise
     // (the helper was killed, or failed) the reaper may still be dying: wait for it.
-    let reaped = matches!(end, End::Exited(_) | End::Signaled(_));
+    let reaped = finished;
     let all_gone = match reaper {
         Some(pid) if !reaped => tokio::task::spawn_blocking(move || wait_for_exit(pid, KILL_GRACE))
             .await

@@ -47,8 +47,6 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe2".into())?;
 
     namespaces::enter(spec)?;
-    mounts::build_root(spec)?;
-    sethostname(&spec.hostname).ctx(|| "sethostname".into())?;
 
     let program = Program {
         spec,
@@ -118,7 +116,7 @@ struct Program<'a> {
     report_w: OwnedFd,
 }
 
-/// Reaper R: PID 1 of the new pid namespace. Mounts /proc, forks the program, reaps every
+/// Reaper R: PID 1 of the new pid namespace. Builds the root with its /proc, forks the program, reaps every
 /// process until the program itself ends, reports, and exits, which kills whatever is left.
 fn reaper(program: Program<'_>) -> ! {
     let mut report = File::from(
@@ -134,7 +132,12 @@ fn reaper(program: Program<'_>) -> ! {
         if helper_gone(&program.report_w) {
             std::process::exit(1);
         }
-        mounts::mount_proc()
+        // The reaper builds the root, not the helper: a fresh /proc for the new pid namespace
+        // can only be mounted from inside it, and, in a user namespace, only while the host's
+        // /proc is still visible in the mount namespace (before pivot_root), or the kernel
+        // refuses it as "too revealing".
+        mounts::build_root(program.spec)?;
+        sethostname(&program.spec.hostname).ctx(|| "sethostname".into())
     })();
     if let Err(SetupError(message)) = setup {
         send(&mut report, &Report::SetupError { message });

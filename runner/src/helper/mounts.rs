@@ -16,7 +16,8 @@ const NONE: Option<&str> = None;
 /// Device nodes the program may use, bound from the host's /dev.
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom"];
 
-/// Build the new root and make it `/`. The caller must already be in a new mount namespace.
+/// Build the new root and make it `/`. The caller must be PID 1 of the run's pid namespace,
+/// in a new mount namespace.
 pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
     // Nothing we do from here may propagate back to the host.
     mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
@@ -50,7 +51,7 @@ pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
     tmpfs(&tmp, spec.tmp_size, spec.tmpfs_inodes)?;
     let work = inside(root, Path::new(&spec.workdir));
     bind(&spec.workdir_host, &work, false)?;
-    mkdir(&root.join("proc"))?;
+    mount_proc(&root.join("proc"))?;
 
     chdir(root).ctx(|| "chdir to the new root".into())?;
     // pivot_root(".", ".") stacks the old root under the new one; unmounting "." then drops it
@@ -68,11 +69,12 @@ pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
     .ctx(|| "remounting / read-only".into())
 }
 
-/// Mount a fresh procfs for the new pid namespace (called by its PID 1).
-pub(crate) fn mount_proc() -> Result<(), SetupError> {
+/// Mount a fresh procfs for the new pid namespace at `at` (by its PID 1, before pivot_root).
+fn mount_proc(at: &Path) -> Result<(), SetupError> {
+    mkdir(at)?;
     mount(
         Some("proc"),
-        "/proc",
+        at,
         Some("proc"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         NONE,
