@@ -347,3 +347,24 @@ fn usage() -> Report {
         system_us: us(ru.ru_stime),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pre_5_11_fallback_marks_every_fd_close_on_exec() {
+        // An fd without FD_CLOEXEC, as one inherited by accident would be.
+        // SAFETY: dup of stdin's fd number; plain fcntl calls on the copy.
+        let fd = unsafe { libc::fcntl(0, libc::F_DUPFD, 100) };
+        assert!(fd >= 100, "dup");
+        assert_eq!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC,
+            0
+        );
+        cloexec_one_by_one(fd as u32).expect("fallback");
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        unsafe { libc::close(fd) };
+        assert_ne!(flags & libc::FD_CLOEXEC, 0, "fd {fd} is still inherited");
+    }
+}
