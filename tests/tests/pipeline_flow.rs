@@ -445,6 +445,7 @@ async fn direct_runs_share_access_and_audit() {
         args: vec![],
         limits: RequestedLimits::default(),
         privileged,
+        profile: None,
     };
     let outcome = rig
         .pipeline
