@@ -1,6 +1,6 @@
 //! Access: which tier a user has, whether this place allows runs, and the limits a run gets.
 
-use coderunner_config::{Config, HumanDuration, Profile, Tier};
+use coderunner_config::{Config, HumanDuration, Profile, RoleRef, Tier};
 
 use crate::direct::RequestedLimits;
 use crate::fmt;
@@ -62,7 +62,11 @@ pub fn tier_for<'c>(
                 .access
                 .tiers
                 .iter()
-                .flat_map(|t| t.roles.iter().map(ToString::to_string))
+                .flat_map(|t| t.roles.iter())
+                .map(|r| match r {
+                    RoleRef::Id(id) => format!("role id {id}"),
+                    RoleRef::Name(name) => name.clone(),
+                })
                 .collect();
             Err(Refusal::not_allowed(if roles.is_empty() {
                 "running code is not open to anyone here yet (no tier is configured for users)".to_string()

@@ -198,7 +198,7 @@ pub fn member(id: &str) -> Identity {
 pub fn with_role(id: &str, role: &str) -> Identity {
     let mut who = member(id);
     who.roles.push(Role {
-        id: match role {
+        id: match role.to_ascii_lowercase().as_str() {
             "data" => Some(DATA_ROLE),
             "admin" => Some(ADMIN_ROLE),
             _ => None,
