@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use coderunner_config::Profile;
 use coderunner_runner::InputFile;
 
 use crate::Identity;
@@ -29,4 +30,7 @@ pub struct DirectRun {
     pub args: Vec<String>,
     pub limits: RequestedLimits,
     pub privileged: bool,
+    /// Every limit, from a bot forwarding its run here: each is capped by the tier's ceiling
+    /// (instead of `limits`).
+    pub profile: Option<Profile>,
 }

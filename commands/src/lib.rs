@@ -13,6 +13,7 @@ mod incoming;
 pub mod limits;
 pub mod parse;
 mod pipeline;
+mod private_fs;
 mod refusal;
 pub mod render;
 mod runs;

@@ -13,13 +13,13 @@ use crate::attachments;
 use crate::audit::{Audit, AuditError, AuditRecord};
 use crate::direct::{DirectRun, RequestedLimits};
 use crate::help;
-use crate::limits::{LimiterClock, RateGate, RunQueue};
+use crate::limits::{LimiterClock, QueuePermit, RateGate, RunQueue};
 use crate::parse::{self, Command, RunCommand};
 use crate::refusal::{Refusal, RefusalKind};
 use crate::render::{self, RunView};
 use crate::runs;
 use crate::versions::Versions;
-use crate::workspace::{DiskWorkspaces, NoWorkspaces, WorkspaceError, Workspaces};
+use crate::workspace::{self, DiskWorkspaces, NoWorkspaces, WorkspaceError, Workspaces};
 use crate::{Identity, Incoming, Place, Progress, Reply};
 
 /// Why the pipeline could not start.
@@ -211,7 +211,7 @@ impl Pipeline {
             }
             Command::Languages => Reply::text(help::languages(config, &self.inner.versions).await),
             Command::Help { topic } => Reply::text(help::help(config, topic.as_deref())),
-            Command::Runs { count } => Reply::text(self.runs(&msg.who, count)),
+            Command::Runs { count } => Reply::text(self.runs(&msg.who, &msg.place, count)),
             Command::Files => Reply::text(self.list_workspace(&msg)),
             Command::Reset => Reply::text(self.reset_workspace(&msg).await),
         };
@@ -227,7 +227,8 @@ impl Pipeline {
     /// `!reset`, under the workspace's lock so it never lands in the middle of a run.
     async fn reset_workspace(&self, msg: &Incoming) -> String {
         let ws = &self.inner.workspaces;
-        let admin = access::tier_for(&self.inner.config, &msg.who).is_ok_and(|t| t.admin);
+        let admin =
+            access::tier_for(&self.inner.config, &msg.who, &msg.place).is_ok_and(|t| t.admin);
         match ws.key_for(&msg.who, &msg.place) {
             Some(key) => {
                 let lock = ws.lock(&key);
@@ -238,8 +239,8 @@ impl Pipeline {
         }
     }
 
-    fn runs(&self, who: &Identity, count: Option<usize>) -> String {
-        let tier = match access::tier_for(&self.inner.config, who) {
+    fn runs(&self, who: &Identity, place: &Place, count: Option<usize>) -> String {
+        let tier = match access::tier_for(&self.inner.config, who, place) {
             Ok(t) => t,
             Err(r) => return r.chat_line(),
         };
@@ -282,7 +283,7 @@ impl Pipeline {
         let prefix = &config.discord.prefix;
         self.check_open()?;
         access::check_place(&config, &msg.place)?;
-        let tier = access::tier_for(&config, &msg.who)?;
+        let tier = access::tier_for(&config, &msg.who, &msg.place)?;
         record.tier = Some(tier.name.clone());
         let grant = access::grant(
             &config,
@@ -293,7 +294,11 @@ impl Pipeline {
                 memory: run.flags.memory,
             },
         )?;
-        attachments::check_count(&msg.attachments)?;
+        attachments::check_declared(
+            &msg.attachments,
+            grant.limits.file_size.bytes(),
+            grant.limits.workdir_size.bytes(),
+        )?;
         if run.code.is_none() && msg.attachments.is_empty() {
             return Err(Refusal::bad_request(format!(
                 "nothing to run: write `{prefix}run LANG` and then your code in a code block, or attach a source file. Example: {prefix}run py `print(\"hello\")` — `{prefix}help run` has more"
@@ -308,6 +313,18 @@ impl Pipeline {
             .check(&grant.tier, &user_key(&msg.who), msg.place.guild)?;
         let user_slot = self.inner.queue.claim_user(&user_key(&msg.who))?;
 
+        let workspaces = Arc::clone(&self.inner.workspaces);
+        let (ws_key, ws_note) =
+            workspace::key_for_run(workspaces.as_ref(), &msg.who, &msg.place, grant.privileged);
+        // Held from before_run to after_run: runs in one workspace take turns. Taken before a
+        // runner slot, so a run holding a slot never waits for a workspace.
+        let ws_lock = ws_key.as_deref().map(|key| workspaces.lock(key));
+        let _ws_held = match &ws_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        // Attachments are downloaded only once the run has a slot: a queued run holds no files.
+        let (permit, queue_ms) = self.admit(progress).await?;
         let reserved: Vec<String> = match run.code {
             Some(_) => vec![lang.file.clone()],
             None => Vec::new(),
@@ -342,14 +359,6 @@ impl Pipeline {
             )),
         };
         files.extend(fetched.data);
-        let workspaces = Arc::clone(&self.inner.workspaces);
-        let ws_key = workspaces.key_for(&msg.who, &msg.place);
-        // Held from before_run to after_run: runs in one workspace take turns.
-        let ws_lock = ws_key.as_deref().map(|key| workspaces.lock(key));
-        let _ws_held = match &ws_lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
         // Attachments persist; a code block's program does not (the next message brings its own).
         let kept: Vec<InputFile> = match (&ws_key, &run.code) {
             (None, _) => Vec::new(),
@@ -361,16 +370,17 @@ impl Pipeline {
         }
         let request = RunRequest {
             language: lang_name.clone(),
-            spec: lang.clone(),
+            spec: spec_for(&lang, &grant),
             files,
             main,
             stdin: run.stdin.clone().unwrap_or_default().into_bytes(),
             args: run.args.clone(),
             limits: grant.limits.clone(),
         };
-        let (outcome, queue_ms) = self.execute(request, progress).await?;
+        let outcome = self.run_admitted(request, permit).await;
         drop(user_slot);
         let mut extras = render::Extras::default();
+        extras.notes.extend(ws_note);
         if let Some(key) = &ws_key {
             extras
                 .notes
@@ -405,10 +415,21 @@ impl Pipeline {
         request: RunRequest,
         progress: &dyn Progress,
     ) -> Result<(RunOutcome, u64), Refusal> {
+        let (permit, queue_ms) = self.admit(progress).await?;
+        Ok((self.run_admitted(request, permit).await, queue_ms))
+    }
+
+    /// Wait for a runner slot; returns it and the milliseconds waited.
+    async fn admit(&self, progress: &dyn Progress) -> Result<(QueuePermit, u64), Refusal> {
         let waited = Instant::now();
         let permit = self.inner.queue.enter(progress).await?;
         let queue_ms = u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX);
         progress.running().await;
+        Ok((permit, queue_ms))
+    }
+
+    /// Run on the slot `permit`; runner failures become a `sandbox_error` outcome.
+    async fn run_admitted(&self, request: RunRequest, permit: QueuePermit) -> RunOutcome {
         let outcome = match self.inner.runner.run(request).await {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -420,7 +441,7 @@ impl Pipeline {
         if outcome.status == coderunner_runner::RunStatus::SandboxError {
             tracing::error!(error = ?outcome.error, "sandbox error");
         }
-        Ok((outcome, queue_ms))
+        outcome
     }
 
     /// The HTTP entry point: skips parse and render; same access, limits, queue and audit.
@@ -454,7 +475,10 @@ impl Pipeline {
         let tier = config.tier(&req.tier).ok_or_else(|| {
             Refusal::not_allowed(format!("the tier `{}` is not configured", req.tier))
         })?;
-        let grant: Grant = access::grant(&config, tier, req.privileged, req.limits)?;
+        let grant: Grant = match &req.profile {
+            Some(wanted) => access::grant_within(&config, tier, req.privileged, wanted)?,
+            None => access::grant(&config, tier, req.privileged, req.limits)?,
+        };
         let (lang_name, lang) = match config.find_language(&req.language) {
             Some((n, l)) => (n.to_string(), l.clone()),
             None => return Err(unknown_language(&config, &req.language)),
@@ -473,7 +497,7 @@ impl Pipeline {
         let user_slot = self.inner.queue.claim_user(&user_key(&req.who))?;
         let request = RunRequest {
             language: lang_name,
-            spec: lang,
+            spec: spec_for(&lang, &grant),
             files: req.files,
             main,
             stdin: req.stdin,
@@ -540,6 +564,15 @@ impl Pipeline {
         if let Err(e) = self.inner.audit.checkpoint() {
             tracing::error!(error = %e, "flushing the audit log failed");
         }
+    }
+}
+
+/// The language as this run uses it: a privileged run gets the language's `privileged_run`.
+fn spec_for(lang: &Language, grant: &Grant) -> Language {
+    if grant.privileged {
+        lang.for_privileged()
+    } else {
+        lang.clone()
     }
 }
 

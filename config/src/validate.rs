@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::Problem;
 use crate::locate::KeyIndex;
-use crate::schema::{CompileLimits, Config, Language, Profile};
+use crate::schema::{CompileLimits, Config, Language, Profile, RoleRef, Tier};
 use crate::units::{ByteSize, HumanDuration};
 
 /// The only agent type this program implements (from the Code Runner Agent seed).
@@ -20,6 +20,8 @@ pub const MIN_OPEN_FILES: u32 = 16;
 pub const PLACEHOLDERS: &[&str] = &["{file}", "{exe}", "{heap_mib}", "{workdir}"];
 /// Discord's limit on one message is 2000 characters; replies need room around the output.
 const MAX_INLINE_CHARS: u32 = 1900;
+/// How an operator finds a role id, for messages about role names.
+const HOW_TO_FIND_A_ROLE_ID: &str = "the role's id: in Discord turn on Developer Mode (User Settings -> Advanced), then Server Settings -> Roles, right-click the role -> Copy Role ID, and write the number here, e.g. `roles: [123456789012345678]`";
 /// Discord allows 10 attachments per message.
 const MAX_ATTACHMENTS: u32 = 10;
 
@@ -190,6 +192,7 @@ impl Checker<'_> {
                     Some(_) => {}
                 }
             }
+            self.tier_roles(&path, t, a.guilds.is_empty());
             if t.privileged_profile.is_some() && !t.admin {
                 self.bad(
                     &format!("{path}.privileged_profile"),
@@ -208,6 +211,36 @@ impl Checker<'_> {
                     "config.access.default_tier",
                     format!("names unknown tier `{d}`"),
                     format!("one of the tiers: {tiers}, or null to refuse users without a role"),
+                );
+            }
+        }
+    }
+
+    /// Role names are for convenience in known servers only: anyone can create a role with any
+    /// name in a server of their own and invite the bot there.
+    fn tier_roles(&mut self, path: &str, t: &Tier, no_guilds: bool) {
+        for (j, role) in t.roles.iter().enumerate() {
+            let RoleRef::Name(name) = role else { continue };
+            let at = format!("{path}.roles[{j}]");
+            if name.trim().is_empty() {
+                self.bad(&at, "an empty role name", HOW_TO_FIND_A_ROLE_ID);
+            } else if t.admin || t.privileged_profile.is_some() {
+                self.bad(
+                    &at,
+                    format!(
+                        "tier `{}` is an admin tier and gives it to the role NAMED `{name}`; anyone who can create a role called `{name}` in any server the bot is in would become admin",
+                        t.name
+                    ),
+                    HOW_TO_FIND_A_ROLE_ID,
+                );
+            } else if no_guilds {
+                self.bad(
+                    &at,
+                    format!(
+                        "tier `{}` names the role `{name}`, but a role name only counts in the servers listed in `access.guilds`, which is empty",
+                        t.name
+                    ),
+                    format!("{HOW_TO_FIND_A_ROLE_ID}; or list your server ids in `access.guilds` (then the bot answers only there)"),
                 );
             }
         }
@@ -338,6 +371,16 @@ impl Checker<'_> {
             );
         }
         self.command(&format!("{path}.run"), &lang.run);
+        if let Some(run) = &lang.privileged_run {
+            if run.is_empty() {
+                self.bad(
+                    &format!("{path}.privileged_run"),
+                    "the privileged run command is empty",
+                    "a command such as `[/usr/bin/python3, -I, \"{file}\"]`, or null to use `run`",
+                );
+            }
+            self.command(&format!("{path}.privileged_run"), run);
+        }
         if let Some(compile) = &lang.compile {
             if compile.is_empty() {
                 self.bad(&format!("{path}.compile"), "the compile command is empty", "a command such as `[gcc, -o, \"{exe}\", \"{file}\"]`, or no `compile` key for interpreted languages");
@@ -480,6 +523,12 @@ impl Checker<'_> {
         self.positive("config.audit.retention", config.audit.retention);
         self.positive("config.workspaces.ttl", config.workspaces.ttl);
         self.nonzero_size("config.workspaces.quota", config.workspaces.quota);
+        self.at_least(
+            "config.workspaces.max_files",
+            config.workspaces.max_files,
+            1,
+            "files",
+        );
         self.nonzero_size("config.http.max_body", config.http.max_body);
         let tiers = known(config.access.tiers.iter().map(|t| &t.name));
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -575,6 +624,13 @@ impl Checker<'_> {
         for (i, node) in r.remote.iter().enumerate() {
             let path = format!("config.runner.remote[{i}]");
             self.url(&format!("{path}.url"), &node.url);
+            if !node.insecure && cleartext_off_host(&node.url) {
+                self.bad(
+                    &format!("{path}.url"),
+                    format!("`{}` is plain http to another machine: the node's API key and every program would cross the network unencrypted", node.url),
+                    "an https:// URL (or http:// to 127.0.0.1 / localhost); on a network you trust, set `insecure: true` on this node to allow it",
+                );
+            }
             self.env_name(&format!("{path}.key_env"), &node.key_env, "RUNNER_KEY");
             self.positive(&format!("{path}.timeout"), node.timeout);
         }
@@ -648,6 +704,24 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// Whether `url` is `http://` to a host that is not loopback.
+pub fn cleartext_off_host(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 /// `A-Z a-z 0-9 _`, not starting with a digit.

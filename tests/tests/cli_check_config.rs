@@ -53,7 +53,7 @@ fn check_config_on_the_default_says_ok_with_a_summary() {
     assert!(stdout.contains("  c (aliases: gcc): compiled"), "{stdout}");
     assert!(stdout.contains("tiers (3, lowest first):"), "{stdout}");
     assert!(
-        stdout.contains("  admin: roles admin; profile `default`, up to `data`, admin, --privileged uses `privileged`"),
+        stdout.contains("  admin: no roles (nobody on Discord is admin until you add your admin role's id to its `roles`: Developer Mode on, Server Settings -> Roles, right-click the role -> Copy Role ID); profile `default`, up to `data`, admin, --privileged uses `privileged`"),
         "{stdout}"
     );
     assert!(stdout.contains("profiles (3):"), "{stdout}");

@@ -78,6 +78,7 @@ async fn document_parses_and_lists_every_route() {
         "limits",
         "main",
         "privileged",
+        "profile",
         "stdin",
         "version",
     ];

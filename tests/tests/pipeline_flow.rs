@@ -199,7 +199,7 @@ async fn guild_allowlist_and_no_default_tier() {
     let reply = rig.send(m).await;
     assert_eq!(
         reply.content,
-        "🚫 you need one of these roles to run code: data, admin"
+        "🚫 you need one of these roles to run code: role id 1180000000000000101, role id 1180000000000000102"
     );
 }
 
@@ -445,6 +445,7 @@ async fn direct_runs_share_access_and_audit() {
         args: vec![],
         limits: RequestedLimits::default(),
         privileged,
+        profile: None,
     };
     let outcome = rig
         .pipeline

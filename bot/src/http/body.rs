@@ -2,7 +2,7 @@
 //! turn it into a run the pipeline can take, each failure a 400 with a precise message.
 
 use base64::Engine as _;
-use coderunner_config::{ByteSize, Config, HumanDuration};
+use coderunner_config::{ByteSize, Config, HumanDuration, Profile};
 use coderunner_runner::{validate_input_path, validate_input_set, FileNameError, InputFile};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,10 @@ pub struct RunBody {
     pub limits: Option<LimitsBody>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged: Option<bool>,
+    /// A whole profile (every limit), as a bot sending runs to this node forwards its own:
+    /// each limit becomes the lower of this and the key's tier ceiling. Not with `limits`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -78,6 +82,7 @@ pub struct ValidRun {
     pub args: Vec<String>,
     pub limits: LimitsBody,
     pub privileged: bool,
+    pub profile: Option<Profile>,
 }
 
 /// Parse the raw body; serde's messages name the field, line and column.
@@ -189,6 +194,12 @@ pub fn validate(body: RunBody, config: &Config) -> Result<ValidRun, ApiError> {
             format!("args[{i}] contains a NUL character, which a program argument cannot hold"),
         ));
     }
+    if body.limits.is_some() && body.profile.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "send either limits (to adjust the tier's defaults) or profile (every limit, capped by the tier), not both",
+        ));
+    }
     let limits = body.limits.unwrap_or_default();
     if limits.wall_time.is_some_and(HumanDuration::is_zero) {
         return Err(ApiError::bad_request(
@@ -211,6 +222,7 @@ pub fn validate(body: RunBody, config: &Config) -> Result<ValidRun, ApiError> {
         args,
         limits,
         privileged: body.privileged.unwrap_or(false),
+        profile: body.profile,
     })
 }
 

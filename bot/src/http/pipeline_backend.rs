@@ -50,6 +50,7 @@ impl RunBackend for PipelineBackend {
                 memory: run.limits.memory.map(|m| m.bytes()),
             },
             privileged: run.privileged,
+            profile: run.profile,
         };
         self.pipeline
             .run_direct(request, progress)
