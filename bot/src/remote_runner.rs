@@ -231,6 +231,7 @@ fn request_body(request: &RunRequest) -> Result<Value, RunnerError> {
         "files": files,
         "stdin": stdin,
         "args": request.args,
+        "env": request.env.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
         "limits": {
             "wall_time": format!("{}ms", request.limits.wall_time.as_duration().as_millis()),
             "memory": request.limits.memory.bytes(),
@@ -300,6 +301,7 @@ mod tests {
             main: None,
             stdin: b"in".to_vec(),
             args: vec!["a".into()],
+            env: vec![("GREETING".into(), "hi".into())],
             limits: config.profile("default").expect("default profile").clone(),
         }
     }

@@ -366,6 +366,7 @@ impl Pipeline {
             main,
             stdin: run.stdin.clone().unwrap_or_default().into_bytes(),
             args: run.args.clone(),
+            env: run.env.clone(),
             limits: grant.limits.clone(),
         };
         let (outcome, queue_ms) = self.execute(request, progress).await?;
@@ -478,6 +479,7 @@ impl Pipeline {
             main,
             stdin: req.stdin,
             args: req.args,
+            env: req.env,
             limits: grant.limits,
         };
         let (outcome, queue_ms) = self.execute(request, progress).await?;
