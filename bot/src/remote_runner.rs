@@ -294,6 +294,7 @@ fn request_body(request: &RunRequest) -> Result<Value, RunnerError> {
         "stdin": stdin,
         "args": request.args,
         "profile": request.limits,
+        "env": request.env.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
         "privileged": request.limits.network,
     });
     if let (Some(main), Some(obj)) = (main, body.as_object_mut()) {
@@ -361,6 +362,7 @@ mod tests {
             main: None,
             stdin: b"in".to_vec(),
             args: vec!["a".into()],
+            env: vec![("GREETING".into(), "hi".into())],
             limits: config.profile("default").expect("default profile").clone(),
         }
     }

@@ -28,6 +28,8 @@ pub struct DirectRun {
     pub main: Option<String>,
     pub stdin: Vec<u8>,
     pub args: Vec<String>,
+    /// Environment variables for the program (checked like a chat ```env block).
+    pub env: Vec<(String, String)>,
     pub limits: RequestedLimits,
     pub privileged: bool,
     /// Every limit, from a bot forwarding its run here: each is capped by the tier's ceiling

@@ -375,6 +375,7 @@ impl Pipeline {
             main,
             stdin: run.stdin.clone().unwrap_or_default().into_bytes(),
             args: run.args.clone(),
+            env: run.env.clone(),
             limits: grant.limits.clone(),
         };
         let outcome = self.run_admitted(request, permit).await;
@@ -502,6 +503,7 @@ impl Pipeline {
             main,
             stdin: req.stdin,
             args: req.args,
+            env: req.env,
             limits: grant.limits,
         };
         let (outcome, queue_ms) = self.execute(request, progress).await?;

@@ -348,7 +348,7 @@ pub enum MemoryStrategy {
 /// One language: entirely configuration, no per-language code.
 ///
 /// Commands may use placeholders: `{file}` (main source file), `{exe}` (compiled binary),
-/// `{heap_mib}` (3/4 of the profile's memory in MiB), `{workdir}`.
+/// `{heap_mib}` (3/4 of the profile's memory in MiB), `{memory_mib}` (all of it), `{workdir}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Language {

@@ -17,7 +17,7 @@ pub const MIN_MEMORY: ByteSize = ByteSize::mib(16);
 /// Fewest open files an interpreter needs (stdio, shared libraries, its own modules).
 pub const MIN_OPEN_FILES: u32 = 16;
 /// Placeholders a command may contain.
-pub const PLACEHOLDERS: &[&str] = &["{file}", "{exe}", "{heap_mib}", "{workdir}"];
+pub const PLACEHOLDERS: &[&str] = &["{file}", "{exe}", "{heap_mib}", "{memory_mib}", "{workdir}"];
 /// Discord's limit on one message is 2000 characters; replies need room around the output.
 const MAX_INLINE_CHARS: u32 = 1900;
 /// How an operator finds a role id, for messages about role names.
@@ -442,6 +442,13 @@ impl Checker<'_> {
                 let after = &rest[open..];
                 let Some(close) = after.find('}') else { break };
                 let placeholder = &after[..=close];
+                // Only `{word}` can be a placeholder: other braces are the language's own (an R
+                // driver passed with `-e` is code with blocks).
+                let word = &placeholder[1..placeholder.len() - 1];
+                if word.is_empty() || !word.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    rest = &after[1..];
+                    continue;
+                }
                 if !PLACEHOLDERS.contains(&placeholder) {
                     self.bad(
                         &format!("{path}[{i}]"),

@@ -346,6 +346,7 @@ impl Inner {
                 "the program file `{main}` is not among the files of the request"
             )));
         }
+        crate::user_env::check(&req.env).map_err(|e| RunnerError::InvalidRequest(e.to_string()))?;
         for a in &req.args {
             if a.contains('\0') {
                 return Err(RunnerError::InvalidRequest(
@@ -438,7 +439,11 @@ impl Inner {
                 "writing the input files: {e} (are they larger than the workdir?)"
             ))
         })?;
-        let env = plan::environment(&req.spec, &req.limits, values);
+        let mut env = plan::environment(&req.spec, &req.limits, values);
+        for (k, v) in &req.env {
+            env.retain(|(existing, _)| existing != k);
+            env.push((k.clone(), v.clone()));
+        }
 
         let mut compile = None;
         if let Some(argv) = compile_argv {

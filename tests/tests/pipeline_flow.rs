@@ -443,6 +443,7 @@ async fn direct_runs_share_access_and_audit() {
         main: None,
         stdin: b"in".to_vec(),
         args: vec![],
+        env: vec![],
         limits: RequestedLimits::default(),
         privileged,
         profile: None,
