@@ -29,6 +29,7 @@ pub struct RunCodeArgs {
     pub files: Vec<FileArg>,
     /// Text given to the program on standard input.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub stdin: Option<String>,
     /// Command-line arguments passed to the program.
     #[serde(default)]
@@ -36,11 +37,12 @@ pub struct RunCodeArgs {
     /// Wall-clock time limit in seconds. Omit it for the default; more than the caller's tier
     /// allows is refused with the maximum.
     #[serde(default)]
-    #[schemars(range(min = 0.001))]
+    #[schemars(with = "f64", range(min = 0.001))]
     pub timeout: Option<f64>,
     /// Memory limit with a unit, e.g. "128MiB" or "1GiB". Omit it for the default; more than
     /// the caller's tier allows is refused with the maximum.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub memory: Option<String>,
 }
 
@@ -52,9 +54,11 @@ pub struct FileArg {
     pub name: String,
     /// The file's content as UTF-8 text.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub text: Option<String>,
     /// The file's content as standard base64 (for binary files such as images or spreadsheets).
     #[serde(default)]
+    #[schemars(with = "String")]
     pub base64: Option<String>,
 }
 

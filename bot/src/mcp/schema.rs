@@ -13,8 +13,13 @@ fn object(value: Value) -> Arc<JsonObject> {
     }
 }
 
-fn nullable(kind: &str) -> Value {
-    json!({"type": [kind, "null"]})
+/// `kind` or null, as `anyOf` branches with one `type` each (portable to single-type dialects).
+fn nullable(kind: &str, description: &str) -> Value {
+    let mut v = json!({"anyOf": [{"type": kind}, {"type": "null"}]});
+    if !description.is_empty() {
+        v["description"] = json!(description);
+    }
+    v
 }
 
 /// `structuredContent` of `run_code`: the RunOutcome JSON.
@@ -26,6 +31,17 @@ pub fn run_outcome() -> Arc<JsonObject> {
                 "type": "string",
                 "enum": ["exited", "signaled", "timeout", "memory_limit", "output_limit", "compile_error", "sandbox_error"]
             });
+            let compile = json!({
+                "type": "object",
+                "required": ["status", "exit_code", "stdout", "stderr", "wall_ms"],
+                "properties": {
+                    "status": {"type": "string"},
+                    "exit_code": nullable("integer", ""),
+                    "stdout": {"type": "string"},
+                    "stderr": {"type": "string"},
+                    "wall_ms": {"type": "integer"}
+                }
+            });
             object(json!({
                 "type": "object",
                 "description": "What the run produced (coderunner's RunOutcome).",
@@ -33,15 +49,15 @@ pub fn run_outcome() -> Arc<JsonObject> {
                              "wall_ms", "cpu_ms", "peak_memory_bytes", "files", "compile", "error"],
                 "properties": {
                     "status": status,
-                    "exit_code": nullable("integer"),
-                    "signal": {"type": ["string", "null"], "description": "e.g. SIGSEGV"},
+                    "exit_code": nullable("integer", ""),
+                    "signal": nullable("string", "e.g. SIGSEGV"),
                     "stdout": {"type": "string"},
                     "stderr": {"type": "string"},
                     "output": {"type": "string", "description": "stdout and stderr interleaved in arrival order"},
                     "truncated": {"type": "boolean", "description": "true when the output limit cut the output"},
                     "wall_ms": {"type": "integer"},
                     "cpu_ms": {"type": "integer"},
-                    "peak_memory_bytes": nullable("integer"),
+                    "peak_memory_bytes": nullable("integer", ""),
                     "files": {
                         "type": "array",
                         "description": "files the program created or changed in its working directory",
@@ -56,18 +72,10 @@ pub fn run_outcome() -> Arc<JsonObject> {
                         }
                     },
                     "compile": {
-                        "type": ["object", "null"],
                         "description": "the compile stage of compiled languages",
-                        "required": ["status", "exit_code", "stdout", "stderr", "wall_ms"],
-                        "properties": {
-                            "status": {"type": "string"},
-                            "exit_code": nullable("integer"),
-                            "stdout": {"type": "string"},
-                            "stderr": {"type": "string"},
-                            "wall_ms": {"type": "integer"}
-                        }
+                        "anyOf": [compile, {"type": "null"}]
                     },
-                    "error": {"type": ["string", "null"], "description": "why the sandbox could not run it (sandbox_error only)"}
+                    "error": nullable("string", "why the sandbox could not run it (sandbox_error only)")
                 }
             }))
         })
@@ -92,7 +100,7 @@ pub fn languages() -> Arc<JsonObject> {
                                 "name": {"type": "string", "description": "the name run_code takes"},
                                 "aliases": {"type": "array", "items": {"type": "string"}},
                                 "extensions": {"type": "array", "items": {"type": "string"}},
-                                "version": {"type": ["string", "null"], "description": "e.g. 3.11.2; null when unknown"},
+                                "version": nullable("string", "e.g. 3.11.2; null when unknown"),
                                 "compiled": {"type": "boolean"},
                                 "available": {"type": "boolean", "description": "whether this host has the interpreter or compiler"}
                             }
@@ -156,8 +164,9 @@ mod tests {
             keys(&v["files"][0]),
             keys(&p["files"]["items"]["properties"])
         );
-        assert_eq!(keys(&v["compile"]), keys(&p["compile"]["properties"]));
-        assert_eq!(keys(&v["compile"]), required(&p["compile"]));
+        let compile = &p["compile"]["anyOf"][0];
+        assert_eq!(keys(&v["compile"]), keys(&compile["properties"]));
+        assert_eq!(keys(&v["compile"]), required(compile));
         let statuses = p["status"]["enum"].as_array().expect("enum");
         for s in [
             RunStatus::Exited,
