@@ -169,7 +169,7 @@ fn tree(dir: &Path) -> Vec<(String, bool)> {
 fn size_text(n: usize) -> String {
     match n {
         0..=1023 => format!("{n} B"),
-        _ if n % 1024 == 0 => format!("{} KiB", n / 1024),
+        _ if n.is_multiple_of(1024) => format!("{} KiB", n / 1024),
         _ => format!("{:.1} KiB", n as f64 / 1024.0),
     }
 }
