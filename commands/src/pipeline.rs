@@ -579,7 +579,14 @@ fn spec_for(lang: &Language, grant: &Grant) -> Language {
 }
 
 fn user_key(who: &Identity) -> String {
-    format!("{}:{}", who.platform.as_str(), who.user_id)
+    // An API key is one caller whether it speaks REST (`/v1/runs`) or MCP (`/mcp`): one quota and
+    // one concurrency budget, so switching protocol does not double what a key may run. (The stdio
+    // MCP server is its own process with no API keys, so its fixed user cannot meet a key here.)
+    let scope = match who.platform {
+        crate::Platform::Mcp => crate::Platform::Http,
+        other => other,
+    };
+    format!("{}:{}", scope.as_str(), who.user_id)
 }
 
 fn audit_base(who: &Identity, place: &Place) -> AuditRecord {

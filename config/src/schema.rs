@@ -43,6 +43,8 @@ pub struct Config {
     pub runner: RunnerConfig,
     #[serde(default)]
     pub workspaces: WorkspaceConfig,
+    #[serde(default)]
+    pub mcp: McpConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -590,6 +592,36 @@ impl Default for WorkspaceConfig {
     }
 }
 
+/// The MCP server: `coderunner mcp` (stdio) and `/mcp` on `coderunner serve` (streamable HTTP).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// Tier of `coderunner mcp` (stdio); over HTTP a caller runs as its API key's tier.
+    #[serde(default = "defaults::mcp_tier")]
+    pub tier: String,
+    /// Browser origins allowed to call `/mcp` (`https://app.example.com`, `http://localhost:*`).
+    /// A request with any other `Origin` header is refused; requests without one pass.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// `Host` values `/mcp` answers to (`name` or `name:port`), against DNS rebinding.
+    #[serde(default = "defaults::mcp_hosts")]
+    pub allowed_hosts: Vec<String>,
+    /// Most characters of program output in a tool result's text (the rest is cut, and said so).
+    #[serde(default = "defaults::mcp_output_chars")]
+    pub output_chars: u32,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            tier: defaults::mcp_tier(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: defaults::mcp_hosts(),
+            output_chars: defaults::mcp_output_chars(),
+        }
+    }
+}
+
 mod defaults {
     use super::*;
 
@@ -676,6 +708,15 @@ mod defaults {
     }
     pub fn workspace_max_files() -> u32 {
         1000
+    }
+    pub fn mcp_tier() -> String {
+        "member".into()
+    }
+    pub fn mcp_hosts() -> Vec<String> {
+        vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
+    }
+    pub fn mcp_output_chars() -> u32 {
+        20_000
     }
     pub fn workspace_ttl() -> HumanDuration {
         HumanDuration::from_secs(86_400)

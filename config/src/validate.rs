@@ -42,6 +42,7 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex) -> Vec<Problem> {
     c.output(config);
     c.audit_http(config);
     c.runner(config);
+    c.mcp(config);
     c.problems
 }
 
@@ -641,6 +642,53 @@ impl Checker<'_> {
             self.env_name(&format!("{path}.key_env"), &node.key_env, "RUNNER_KEY");
             self.positive(&format!("{path}.timeout"), node.timeout);
         }
+    }
+
+    fn mcp(&mut self, config: &Config) {
+        let m = &config.mcp;
+        if config.tier(&m.tier).is_none() {
+            let tiers = known(config.access.tiers.iter().map(|t| &t.name));
+            self.bad(
+                "config.mcp.tier",
+                format!("names unknown tier `{}`", m.tier),
+                format!("one of the tiers: {tiers}"),
+            );
+        }
+        for (i, origin) in m.allowed_origins.iter().enumerate() {
+            let rest = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            let host_only = rest.is_some_and(|r| !r.is_empty() && !r.contains('/'));
+            if !(host_only || origin == "null") {
+                self.bad(
+                    &format!("config.mcp.allowed_origins[{i}]"),
+                    format!("`{origin}` is not a browser origin"),
+                    "scheme, host and port without a path, e.g. `https://app.example.com`, `http://localhost:3000` or `http://localhost:*`",
+                );
+            }
+        }
+        if m.allowed_hosts.is_empty() {
+            self.bad(
+                "config.mcp.allowed_hosts",
+                "is empty",
+                "the host names clients use to reach `coderunner serve`, e.g. `[localhost, 127.0.0.1, \"::1\", runner.example.com]`",
+            );
+        }
+        for (i, host) in m.allowed_hosts.iter().enumerate() {
+            if host.trim().is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+                self.bad(
+                    &format!("config.mcp.allowed_hosts[{i}]"),
+                    format!("`{host}` is not a host name"),
+                    "a name or `name:port` without a scheme, e.g. `localhost` or `runner.example.com:8080`",
+                );
+            }
+        }
+        self.at_least(
+            "config.mcp.output_chars",
+            m.output_chars,
+            200,
+            "characters (a traceback needs room)",
+        );
     }
 
     // --- value checks shared by several keys ---

@@ -513,4 +513,42 @@ fn a_workspace_file_cap_of_zero_is_refused() {
     let text = edited("    max_files: 1000\n", "    max_files: 0\n");
     let (_, msg) = only_problem(&text, "config.workspaces.max_files");
     assert!(msg.contains("at least 1"), "{msg}");
+#[test]
+fn mcp_tier_origins_hosts_and_output_are_checked() {
+    let (p, msg) = only_problem(
+        &edited("    tier: member\n", "    tier: gold\n"),
+        "config.mcp.tier",
+    );
+    assert!(msg.contains("unknown tier `gold`"), "{msg}");
+    assert!(msg.contains("member"), "the known tiers are listed: {msg}");
+    assert!(p.line.is_some(), "{msg}");
+
+    let (_, msg) = only_problem(
+        &edited(
+            "    allowed_origins: []\n",
+            "    allowed_origins: [\"app.example.com\", \"https://ok.example.com\"]\n",
+        ),
+        "config.mcp.allowed_origins[0]",
+    );
+    assert!(msg.contains("not a browser origin"), "{msg}");
+
+    let (_, msg) = only_problem(
+        &edited(
+            "    allowed_hosts: [localhost, 127.0.0.1, \"::1\"]\n",
+            "    allowed_hosts: []\n",
+        ),
+        "config.mcp.allowed_hosts",
+    );
+    assert!(msg.contains("is empty"), "{msg}");
+
+    let (_, msg) = only_problem(
+        &edited("    output_chars: 20000\n", "    output_chars: 10\n"),
+        "config.mcp.output_chars",
+    );
+    assert!(msg.contains("at least 200"), "{msg}");
+
+    // And the default's mcp section is valid as shipped.
+    let c = Config::from_yaml_str(DEFAULT_YAML, "default.yaml").expect("default parses");
+    assert_eq!(c.mcp.tier, "member");
+    assert!(c.mcp.allowed_origins.is_empty());
 }

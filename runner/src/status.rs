@@ -129,7 +129,7 @@ fn cpu_limit_hit(stats: &CgroupStats, cpu_limit_secs: u64) -> bool {
 }
 
 fn ms_text(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", ms as f64 / 1000.0)

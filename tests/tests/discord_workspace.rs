@@ -18,7 +18,7 @@ const SALES: &str = "month,revenue,units\n1,1200.5,10\n2,1350.0,12\n3,990.25,8\n
 fn size_text(n: usize) -> String {
     match n {
         0..=1023 => format!("{n} B"),
-        _ if n % 1024 == 0 => format!("{} KiB", n / 1024),
+        _ if n.is_multiple_of(1024) => format!("{} KiB", n / 1024),
         _ => format!("{:.1} KiB", n as f64 / 1024.0),
     }
 }
