@@ -36,7 +36,7 @@ pub fn tier_for<'c>(
         Platform::Discord => place
             .guild
             .is_some_and(|g| config.access.guilds.contains(&g)),
-        Platform::Http => false,
+        Platform::Http | Platform::Mcp => false,
     };
     let console = who.platform == Platform::Console;
     let held = config.access.tiers.iter().rev().find(|tier| {

@@ -513,6 +513,8 @@ fn a_workspace_file_cap_of_zero_is_refused() {
     let text = edited("    max_files: 1000\n", "    max_files: 0\n");
     let (_, msg) = only_problem(&text, "config.workspaces.max_files");
     assert!(msg.contains("at least 1"), "{msg}");
+}
+
 #[test]
 fn mcp_tier_origins_hosts_and_output_are_checked() {
     let (p, msg) = only_problem(

@@ -115,6 +115,8 @@ pub fn to_direct_run(
         args: Some(args.args),
         limits: Some(limits),
         privileged: None,
+        env: None,
+        profile: None,
     };
     let run = validate_run_body(body, config).map_err(|e| renumber_files(&e.message))?;
     Ok(DirectRun {
@@ -130,6 +132,8 @@ pub fn to_direct_run(
             memory: run.limits.memory.map(|m| m.bytes()),
         },
         privileged: false,
+        env: run.env,
+        profile: None,
     })
 }
 
