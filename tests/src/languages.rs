@@ -124,8 +124,12 @@ pub async fn memory_bomb(c: &Case) {
     let limit = safety_net::profile().memory.0;
     let o = run(c.lang, c.memory_bomb).await;
     assert_eq!(o.status, RunStatus::MemoryLimit, "{}: {o:?}", c.lang);
+    // cgroup v1 charges memory in per-cpu batches, so its high-water mark can pass the limit by
+    // up to one batch (64 pages) before the limit is enforced; more than that would be a leak.
+    const CHARGE_BATCH: u64 = 64 * 4096;
     assert!(
-        o.peak_memory_bytes.is_some_and(|p| p <= limit),
+        o.peak_memory_bytes
+            .is_some_and(|p| p <= limit + CHARGE_BATCH),
         "{}: peak {:?} over {limit}",
         c.lang,
         o.peak_memory_bytes

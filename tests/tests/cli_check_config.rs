@@ -45,7 +45,15 @@ fn check_config_on_the_default_says_ok_with_a_summary() {
         stdout.starts_with("embedded default config: OK\n"),
         "{stdout}"
     );
-    assert!(stdout.contains("languages (7):"), "{stdout}");
+    let configured = coderunner_config::Config::embedded_default()
+        .expect("the default parses")
+        .languages
+        .len();
+    assert!(configured >= 16, "the default configures every language");
+    assert!(
+        stdout.contains(&format!("languages ({configured}):")),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("  python (aliases: py, python3, py3): interpreted, .py"),
         "{stdout}"
