@@ -50,15 +50,7 @@ async fn http_tools_runs_plots_failures_timeouts_and_refusals() {
     let config = test_config(dir.path());
     let server = Server::start_with(config.clone(), dir);
     let client = http_client(&server.url("/mcp"), MEMBER_KEY, Lifecycle::Initialize).await;
-    let tools = check_tools_list(&client).await;
-    check_list_languages(&client).await;
-    check_three_languages(&client, &tools).await;
-    check_plot(&client).await;
-    check_failure(&client).await;
-    check_timeout(&client).await;
-    check_unknown_language(&client).await;
-    check_limit_above_tier(&client, "member").await;
-    check_malformed_calls(&client).await;
+    check_every_tool_behaviour(&client, "member").await;
     client.cancel().await.expect("close the client");
 
     // The runs are audited as the key, with frontend `mcp` and the key's tier.

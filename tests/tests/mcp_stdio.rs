@@ -28,15 +28,7 @@ async fn stdio_tools_runs_plots_failures_timeouts_and_refusals() {
             .is_some_and(|i| i.contains("run_code")),
         "{info:?}"
     );
-    let tools = check_tools_list(&client).await;
-    check_list_languages(&client).await;
-    check_three_languages(&client, &tools).await;
-    check_plot(&client).await;
-    check_failure(&client).await;
-    check_timeout(&client).await;
-    check_unknown_language(&client).await;
-    check_limit_above_tier(&client, "member").await;
-    check_malformed_calls(&client).await;
+    check_every_tool_behaviour(&client, "member").await;
     client.cancel().await.expect("close the client");
 
     // Every run is audited with frontend `mcp`, as the stdio user, at `mcp.tier`.

@@ -362,3 +362,18 @@ pub fn audit_rows(config: &Config, user: &str) -> Vec<coderunner_commands::Audit
         .filter(|r| r.record.platform == "mcp" && r.record.user_id == user)
         .collect()
 }
+
+/// Every behaviour the issue asks of the tools, in one order, so both transports are held to the
+/// same list: tools/list, list_languages, three languages, a plot, a failure, a timeout, an
+/// unknown language, a limit above `tier`, malformed calls.
+pub async fn check_every_tool_behaviour(client: &Client, tier: &str) {
+    let tools = check_tools_list(client).await;
+    check_list_languages(client).await;
+    check_three_languages(client, &tools).await;
+    check_plot(client).await;
+    check_failure(client).await;
+    check_timeout(client).await;
+    check_unknown_language(client).await;
+    check_limit_above_tier(client, tier).await;
+    check_malformed_calls(client).await;
+}
