@@ -102,9 +102,16 @@ impl CodeRunnerAgent {
     /// Wire runner, pipeline and audit, then serve `frontend` until it ends; flush on the way out.
     pub async fn run(self, frontend: Frontend) -> anyhow::Result<()> {
         let config = Arc::clone(&self.config);
-        let runner: Arc<dyn Runner> = match self.runner {
-            Some(r) => r,
-            None => runner_for(&config)?,
+        // This process serves many runs: the local sandbox keeps a warm pool, torn down below.
+        let (runner, local): (Arc<dyn Runner>, Option<LocalRunner>) = match self.runner {
+            Some(r) => (r, None),
+            None if config.runner.remote.is_empty() => {
+                let local = LocalRunner::new(&config)
+                    .context("preparing the sandbox")?
+                    .start_warm_pool();
+                (Arc::new(local.clone()), Some(local))
+            }
+            None => (runner_for(&config)?, None),
         };
         let pipeline =
             Pipeline::new(Arc::clone(&config), runner).context("starting the chat pipeline")?;
@@ -123,6 +130,9 @@ impl CodeRunnerAgent {
             }
         };
         pipeline.shutdown().await;
+        if let Some(local) = local {
+            local.shutdown_warm_pool().await;
+        }
         served
     }
 }

@@ -307,6 +307,29 @@ impl Checker<'_> {
                     "a name without spaces, e.g. `python`",
                 );
             }
+            if !lang.preload.is_empty() && name != "python" {
+                self.bad(
+                    &format!("{path}.preload"),
+                    "only the language named `python` has a zygote to preload modules into",
+                    "remove `preload` here, or list the modules under `languages.python.preload`",
+                );
+            }
+            for (i, module) in lang.preload.iter().enumerate() {
+                let valid = !module.is_empty()
+                    && module.split('.').all(|part| {
+                        part.chars()
+                            .next()
+                            .is_some_and(|c| c.is_alphabetic() || c == '_')
+                            && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    });
+                if !valid {
+                    self.bad(
+                        &format!("{path}.preload[{i}]"),
+                        format!("`{module}` is not a Python module name"),
+                        "a dotted module name such as `numpy` or `matplotlib.pyplot`",
+                    );
+                }
+            }
             for (i, alias) in lang.aliases.iter().enumerate() {
                 let key = alias.to_ascii_lowercase();
                 let here = format!("an alias of `{name}`");

@@ -14,14 +14,17 @@ mod outcome;
 mod output;
 mod owner;
 mod plan;
+mod pool;
 mod protocol;
 mod request;
 mod seccomp;
 mod spawn;
+mod stage;
 mod status;
 mod uids;
 pub mod user_env;
 mod workdir;
+mod zygote;
 
 pub use files::{
     validate_input_path, validate_input_set, FileNameError, MAX_PATH_BYTES, MAX_PATH_DEPTH,
@@ -29,6 +32,7 @@ pub use files::{
 pub use local::{LocalRunner, SandboxSummary};
 pub use mime::guess_mime;
 pub use outcome::{CompileOutcome, OutputFile, RunOutcome, RunStatus};
+pub use pool::{PoolReport, ZygoteReport};
 pub use request::{InputFile, RunRequest};
 
 /// Why the runner could not carry out a run at all (as opposed to the program failing).

@@ -78,6 +78,12 @@ pub struct HelperSpec {
     pub landlock: bool,
     /// Seccomp programs, each instruction packed by [`crate::seccomp::pack`]; applied in order.
     pub seccomp: Vec<Vec<u64>>,
+    /// The warm pool's zygote, not a run: the program keeps uid 0 and its capabilities (within
+    /// the sandbox's namespaces) to confine the runs it forks, gets no Landlock or seccomp (they
+    /// would forbid the mounts and uid changes of that confinement; each run applies both to
+    /// itself), and keeps fd 3, its channel to coderunner. It never runs user code.
+    #[serde(default)]
+    pub zygote: bool,
 }
 
 /// What the helper tells the parent.
