@@ -147,7 +147,7 @@ impl SlotSpec {
             inodes: TMPFS_INODES,
             etc,
             unmount,
-            landlock: inner.landlock.then(|| LandlockRules {
+            landlock: inner.landlock.then_some(LandlockRules {
                 read: rules.read_exec,
                 write_files: rules.writable_devices,
                 write_dirs: rules.writable_dirs,

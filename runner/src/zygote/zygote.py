@@ -397,6 +397,7 @@ def run_main(go):
     except BaseException as e:  # noqa: BLE001 - what the interpreter does with it
         tb = e.__traceback__
         tb = tb.tb_next if tb is not None else None  # drop this frame
+        e.__traceback__ = tb  # what the default excepthook prints from
         try:
             sys.excepthook(type(e), e, tb)
         except Exception:  # noqa: BLE001
