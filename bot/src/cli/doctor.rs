@@ -11,7 +11,13 @@ use coderunner_runner::host::{HostReport, Status, Verdict};
 pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     let report = HostReport::probe(&config);
-    print!("{}", render(&report));
+    let mut text = render(&report);
+    // The warm pool's section goes before the verdict, which stays the last line.
+    if report.verdict() == Verdict::Full || config.runner.isolation == IsolationPolicy::DegradedOk {
+        let at = text.rfind("\nverdict: ").unwrap_or(text.len());
+        text.insert_str(at, &super::doctor_pool::section(&config));
+    }
+    print!("{text}");
     print!("{}", policy(&report, config.runner.isolation));
     Ok(match report.verdict() {
         Verdict::Full => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ mod check_config;
 mod console;
 mod discord;
 mod doctor;
+mod doctor_pool;
 mod languages;
 mod mcp;
 mod not_built;
