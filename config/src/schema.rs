@@ -45,6 +45,9 @@ pub struct Config {
     pub workspaces: WorkspaceConfig,
     #[serde(default)]
     pub mcp: McpConfig,
+    /// Package sets (`coderunner env build`) and which one a run gets by default.
+    #[serde(default)]
+    pub environments: crate::environments::Environments,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -380,6 +383,9 @@ pub struct Language {
     pub mounts: Vec<PathBuf>,
     #[serde(default)]
     pub memory: MemoryStrategy,
+    /// Which packages of a package set (`config.environments`) this language takes, if any.
+    #[serde(default)]
+    pub packages: Option<crate::environments::PackageKind>,
     /// Syntax-highlighting tag for replies (defaults to the language name).
     #[serde(default)]
     pub highlight: Option<String>,

@@ -44,6 +44,8 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex) -> Vec<Problem> {
     c.runner(config);
     c.mcp(config);
     c.problems
+        .extend(crate::environments::validate(config, index));
+    c.problems
 }
 
 struct Checker<'a> {
