@@ -7,6 +7,7 @@ pub mod access;
 pub mod attachments;
 pub mod audit;
 mod direct;
+pub mod environments;
 mod fmt;
 pub mod help;
 mod incoming;

@@ -12,6 +12,7 @@ use crate::access::{self, Grant};
 use crate::attachments;
 use crate::audit::{Audit, AuditError, AuditRecord};
 use crate::direct::{DirectRun, RequestedLimits};
+use crate::environments;
 use crate::help;
 use crate::limits::{LimiterClock, QueuePermit, RateGate, RunQueue};
 use crate::parse::{self, Command, RunCommand};
@@ -307,6 +308,14 @@ impl Pipeline {
         let (lang_name, lang, program_idx) = resolve_language(&config, run, &msg.attachments)?;
         record.language = Some(lang_name.clone());
         record.code = run.code.clone();
+        let packages = environments::choose(
+            &config,
+            run.flags.env_set.as_deref(),
+            &lang_name,
+            &lang,
+            msg.place.channel,
+            &grant.tier,
+        )?;
 
         self.inner
             .rate
@@ -377,6 +386,7 @@ impl Pipeline {
             args: run.args.clone(),
             env: run.env.clone(),
             limits: grant.limits.clone(),
+            packages,
         };
         let outcome = self.run_admitted(request, permit).await;
         drop(user_slot);
@@ -485,6 +495,14 @@ impl Pipeline {
             None => return Err(unknown_language(&config, &req.language)),
         };
         record.language = Some(lang_name.clone());
+        let packages = environments::choose(
+            &config,
+            req.environment.as_deref(),
+            &lang_name,
+            &lang,
+            None,
+            &grant.tier,
+        )?;
         let main = check_files(&req.files, req.main.as_deref(), &lang, &grant)?;
         let main_path = main.clone().unwrap_or_else(|| lang.file.clone());
         record.code = req
@@ -505,6 +523,7 @@ impl Pipeline {
             args: req.args,
             env: req.env,
             limits: grant.limits,
+            packages,
         };
         let (outcome, queue_ms) = self.execute(request, progress).await?;
         drop(user_slot);

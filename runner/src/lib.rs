@@ -13,6 +13,7 @@ mod mime;
 mod outcome;
 mod output;
 mod owner;
+pub mod packages;
 mod plan;
 mod protocol;
 mod request;
@@ -29,6 +30,7 @@ pub use files::{
 pub use local::{LocalRunner, SandboxSummary};
 pub use mime::guess_mime;
 pub use outcome::{CompileOutcome, OutputFile, RunOutcome, RunStatus};
+pub use packages::PackageMount;
 pub use request::{InputFile, RunRequest};
 
 /// Why the runner could not carry out a run at all (as opposed to the program failing).

@@ -46,6 +46,7 @@ impl RunBackend for PipelineBackend {
             stdin: run.stdin,
             args: run.args,
             env: run.env,
+            environment: run.environment,
             limits: RequestedLimits {
                 wall_time: run.limits.wall_time.map(|d| d.as_duration()),
                 memory: run.limits.memory.map(|m| m.bytes()),

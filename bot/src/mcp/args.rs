@@ -44,6 +44,11 @@ pub struct RunCodeArgs {
     #[serde(default)]
     #[schemars(with = "String")]
     pub memory: Option<String>,
+    /// A package set of extra libraries installed on the server, e.g. "ml" (list_languages
+    /// lists the sets and their packages). Omit it for the server's default; "none" for none.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub environment: Option<String>,
 }
 
 /// One input file: give `text` for UTF-8 content or `base64` for binary content.
@@ -116,6 +121,7 @@ pub fn to_direct_run(
         limits: Some(limits),
         privileged: None,
         env: None,
+        environment: args.environment,
         profile: None,
     };
     let run = validate_run_body(body, config).map_err(|e| renumber_files(&e.message))?;
@@ -133,6 +139,7 @@ pub fn to_direct_run(
         },
         privileged: false,
         env: run.env,
+        environment: run.environment,
         profile: None,
     })
 }

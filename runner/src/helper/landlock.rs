@@ -21,6 +21,7 @@ pub(crate) fn restrict(spec: &HelperSpec) -> Result<&'static str, SetupError> {
         .ro_binds
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
+        .chain(spec.ro_binds_at.iter().map(|(_, at)| at.clone()))
         .chain(["/etc".to_string(), "/proc".to_string(), "/dev".to_string()])
         .collect();
     let writable_dirs = [spec.workdir.as_str(), "/tmp", "/dev/shm"];
