@@ -126,3 +126,84 @@ fn unknown(config: &Config, wanted: &str) -> Refusal {
         sets.join(", ")
     ))
 }
+
+/// How one configured set stands, for `!langs`, `coderunner languages` and `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetReport {
+    pub name: String,
+    /// Built and matching the config.
+    pub ready: bool,
+    /// `ok`, `not built`, `changed since built` or `damaged`.
+    pub status: &'static str,
+    /// The installed versions when ready, else the command that builds it (and why).
+    pub detail: String,
+}
+
+/// Every configured set, by name.
+pub fn report(config: &Config) -> Vec<SetReport> {
+    config
+        .environments
+        .sets
+        .keys()
+        .map(|name| {
+            let build = packages::build_command(name);
+            let (ready, status, detail) = match packages::state(config, name) {
+                SetState::Ready(m) => (true, "ok", versions_line(&m)),
+                SetState::NotBuilt => (false, "not built", format!("build it: `{build}`")),
+                SetState::Stale { why, .. } => (
+                    false,
+                    "changed since built",
+                    format!("{why}; rebuild it: `{build}`"),
+                ),
+                SetState::Broken(why) => {
+                    (false, "damaged", format!("{why}; rebuild it: `{build}`"))
+                }
+            };
+            SetReport {
+                name: name.clone(),
+                ready,
+                status,
+                detail,
+            }
+        })
+        .collect()
+}
+
+/// `cowsay 6.1, numpy 1.26.4` (at most 8 shown, then how many more).
+pub fn versions_line(m: &packages::Manifest) -> String {
+    let all = m.versions(coderunner_config::PackageKind::Python);
+    let mut shown: Vec<String> = all
+        .iter()
+        .take(8)
+        .map(|i| format!("{} {}", i.name, i.version))
+        .collect();
+    if all.len() > 8 {
+        shown.push(format!("and {} more", all.len() - 8));
+    }
+    if shown.is_empty() {
+        "no packages".into()
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// Who gets a set without asking, in words (`everyone`, `tier data`, `channel 123`), per set.
+pub fn defaults_of(config: &Config, set: &str) -> Vec<String> {
+    let d = &config.environments.default;
+    let mut who: Vec<String> = d
+        .channels
+        .iter()
+        .filter(|(_, s)| *s == set)
+        .map(|(c, _)| format!("channel {c}"))
+        .collect();
+    who.extend(
+        d.tiers
+            .iter()
+            .filter(|(_, s)| *s == set)
+            .map(|(t, _)| format!("tier {t}")),
+    );
+    if d.everyone.as_deref() == Some(set) {
+        who.push("everyone else".into());
+    }
+    who
+}

@@ -12,7 +12,7 @@ pub fn help(config: &Config, topic: Option<&str>) -> String {
         Some("run" | "r" | "eval" | "exec") => format!(
             "**{p}run** — run code in a sandbox
 ```
-{p}run [--privileged] [--timeout=SECS] [--memory=SIZE] [LANG] [ARGS...]
+{p}run [--privileged] [--timeout=SECS] [--memory=SIZE] [--env=SET] [LANG] [ARGS...]
 ```
 Put the program in a code block. The language is the word after `{p}run`, else the block's tag, else an attached file's extension.
 **Examples**
@@ -25,6 +25,7 @@ hello
 \\`\\`\\`
 • `{p}run py --verbose data.csv` passes `--verbose data.csv` to the program.
 • `{p}run --timeout=30 py` gives it 30 s (up to your tier's maximum); `--memory=512MiB` likewise.
+• `{p}run --env=ml py` runs with the package set `ml` (extra libraries; `{p}langs` lists the sets, `--env=none` runs without the default one).
 • A block tagged `expected` gets ✅ or ❌ against the program's output.
 • Attach `analysis.py` and `sales.csv` to `{p}run` with no code block: the first source file is the program, the rest go in its working directory.
 • `--privileged` (admins only) uses the privileged profile, with network.
@@ -112,6 +113,24 @@ pub async fn languages(config: &Config, versions: &Versions) -> String {
             line.push_str(&format!(" · files: {}", exts.join(" ")));
         }
         lines.push(neutralize(&line));
+    }
+    let sets = crate::environments::report(config);
+    if !sets.is_empty() {
+        lines.push(format!(
+            "**Package sets** (extra libraries: `{p}run --env=NAME py`):"
+        ));
+        for s in &sets {
+            let mut line = if s.ready {
+                format!("• **{}**: {}", s.name, s.detail)
+            } else {
+                format!("• **{}** — {} on this host", s.name, s.status)
+            };
+            let who = crate::environments::defaults_of(config, &s.name);
+            if !who.is_empty() {
+                line.push_str(&format!(" · default for {}", who.join(", ")));
+            }
+            lines.push(neutralize(&line));
+        }
     }
     lines.push(format!(
         "Example: `{p}run py` followed by a code block. `{p}help run` has more."

@@ -13,9 +13,22 @@ pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let report = HostReport::probe(&config);
     print!("{}", render(&report));
     print!("{}", policy(&report, config.runner.isolation));
+    let sets = coderunner_commands::environments::report(&config);
+    print!("{}", super::languages::sets_table(&sets));
+    let unbuilt: Vec<&str> = sets
+        .iter()
+        .filter(|s| !s.ready)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !unbuilt.is_empty() {
+        println!(
+            "WARNING: package sets not ready: {}; runs that use them are refused until `coderunner env build` builds them.",
+            unbuilt.join(", ")
+        );
+    }
     Ok(match report.verdict() {
-        Verdict::Full => ExitCode::SUCCESS,
-        Verdict::Degraded(_) => ExitCode::FAILURE,
+        Verdict::Full if unbuilt.is_empty() => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     })
 }
 

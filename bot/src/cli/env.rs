@@ -121,7 +121,7 @@ fn build_one(config: &Config, python: &Python, name: &str, force: bool) -> anyho
             if same_python {
                 return Ok(format!(
                     "up to date ({}); --force rebuilds it",
-                    versions_line(&m)
+                    coderunner_commands::environments::versions_line(&m)
                 ));
             }
         }
@@ -152,7 +152,7 @@ fn build_one(config: &Config, python: &Python, name: &str, force: bool) -> anyho
     Ok(format!(
         "built in {:.1} s ({})",
         started.elapsed().as_secs_f64(),
-        versions_line(&manifest)
+        coderunner_commands::environments::versions_line(&manifest)
     ))
 }
 
@@ -275,23 +275,5 @@ fn remove_dir(dir: &Path) -> anyhow::Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
-    }
-}
-
-/// `cowsay 6.1, numpy 1.26.4` (at most 8 shown, then how many more).
-pub fn versions_line(m: &Manifest) -> String {
-    let all = m.versions(PackageKind::Python);
-    let mut shown: Vec<String> = all
-        .iter()
-        .take(8)
-        .map(|i| format!("{} {}", i.name, i.version))
-        .collect();
-    if all.len() > 8 {
-        shown.push(format!("and {} more", all.len() - 8));
-    }
-    if shown.is_empty() {
-        "no packages".into()
-    } else {
-        shown.join(", ")
     }
 }
