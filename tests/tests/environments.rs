@@ -335,3 +335,61 @@ async fn chat_flag_default_set_and_langs_through_the_console() {
     assert_eq!(out.matches("| moo |").count(), 1, "{out}");
     assert!(out.contains("No module named 'cowsay'"), "{out}");
 }
+
+#[tokio::test]
+async fn direct_runs_name_a_set_as_http_and_mcp_do() {
+    use coderunner_commands::{
+        DirectRun, Identity, NoProgress, Pipeline, Platform, RequestedLimits,
+    };
+    use coderunner_runner::InputFile;
+    use std::sync::Arc;
+
+    let _g = safety_net::shared().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = Arc::new(config_in(tmp.path()));
+    let runner: Arc<dyn Runner> = Arc::new(safety_net::runner().clone());
+    let pipeline = Pipeline::new(Arc::clone(&c), runner).expect("pipeline");
+    let run = |environment: Option<&str>| DirectRun {
+        who: Identity {
+            platform: Platform::Http,
+            user_id: "ci".into(),
+            display: "ci".into(),
+            roles: Vec::new(),
+        },
+        tier: "member".into(),
+        language: "python".into(),
+        files: vec![InputFile {
+            path: "main.py".into(),
+            content: IMPORT.as_bytes().to_vec(),
+        }],
+        main: None,
+        stdin: Vec::new(),
+        args: Vec::new(),
+        env: Vec::new(),
+        environment: environment.map(str::to_string),
+        limits: RequestedLimits::default(),
+        privileged: false,
+        profile: None,
+    };
+    let o = pipeline
+        .run_direct(run(Some(SET)), &NoProgress)
+        .await
+        .expect("runs with the set");
+    assert!(o.stdout.contains("/opt/env/cowtest/cowsay"), "{o:?}");
+    let o = pipeline
+        .run_direct(run(None), &NoProgress)
+        .await
+        .expect("runs without");
+    assert!(o.stderr.contains("No module named 'cowsay'"), "{o:?}");
+    let refusal = pipeline
+        .run_direct(run(Some("unbuilt")), &NoProgress)
+        .await
+        .expect_err("refused");
+    assert_eq!(refusal.kind, coderunner_commands::RefusalKind::BadRequest);
+    assert!(
+        refusal.message.contains("`coderunner env build unbuilt`"),
+        "{}",
+        refusal.message
+    );
+    pipeline.shutdown().await;
+}

@@ -327,6 +327,10 @@ mod tests {
                 "invalid_env",
             ),
             (
+                r#"{"language":"python","files":[{"name":"a","content":""}],"environment":"../etc"}"#,
+                "invalid_environment",
+            ),
+            (
                 r#"{"language":"python","files":[{"name":"../x","content":""}]}"#,
                 "unsafe_file_name",
             ),

@@ -231,7 +231,7 @@ mod tests {
             "language": "python", "version": "3", "main": "a.py", "stdin": "", "args": [],
             "privileged": false, "limits": {"wall_time": "1s", "memory": "1MiB"},
             "files": [{"name": "a.py", "content": "", "encoding": "base64"}],
-            "env": {"GREETING": "hi"},
+            "env": {"GREETING": "hi"}, "environment": "ml",
             "profile": coderunner_config::Config::embedded_default().expect("default").profile("default"),
         }))
         .expect("a body with every field parses");
