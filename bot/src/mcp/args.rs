@@ -44,8 +44,9 @@ pub struct RunCodeArgs {
     #[serde(default)]
     #[schemars(with = "String")]
     pub memory: Option<String>,
-    /// A package set of extra libraries installed on the server, e.g. "ml" (list_languages
-    /// lists the sets and their packages). Omit it for the server's default; "none" for none.
+    /// A package set of extra libraries the server's operator installed, e.g. "ml" (the
+    /// operator's `coderunner languages` lists the sets). Omit it for the server's default;
+    /// "none" for none. An unknown set is refused with the close matches.
     #[serde(default)]
     #[schemars(with = "String")]
     pub environment: Option<String>,
