@@ -74,6 +74,7 @@ async fn document_parses_and_lists_every_route() {
     let mut expected = vec![
         "args",
         "env",
+        "environment",
         "files",
         "language",
         "limits",
@@ -89,7 +90,7 @@ async fn document_parses_and_lists_every_route() {
     assert_eq!(got, expected);
     let full = json!({
         "language": "python", "version": "3", "main": "main.py", "stdin": "s", "args": ["a"],
-        "env": {"GREETING": "hi"},
+        "env": {"GREETING": "hi"}, "environment": "none",
         "limits": {"wall_time": "5s", "memory": "128MiB"}, "privileged": false,
         "files": [{"name": "main.py", "content": "print(input())", "encoding": "utf8"}],
     });
