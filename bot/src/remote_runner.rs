@@ -383,6 +383,16 @@ mod tests {
         assert_eq!(&sent, c.profile("default").expect("default"));
         assert!(body.get("limits").is_none(), "{body}");
         assert_eq!(body["privileged"], false);
+        // The set this side chose travels by name; none is said explicitly, so the node does
+        // not apply a default of its own.
+        assert_eq!(body["environment"], "none");
+        let mut with_set = request(&c);
+        with_set.packages = Some(coderunner_runner::PackageMount {
+            name: "ml".into(),
+            kind: coderunner_config::PackageKind::Python,
+            dir: "/data/environments/ml/python".into(),
+        });
+        assert_eq!(request_body(&with_set).expect("body")["environment"], "ml");
     }
 
     #[test]
