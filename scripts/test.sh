@@ -21,8 +21,9 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'scripts/test.sh: error: %s\n' "$*" >&2; exit 1; }
 
 # --- system packages -------------------------------------------------------------------------
-# Interpreters and libraries the sandbox tests run real programs with. bubblewrap is not needed.
-required=(python3 python3-numpy python3-pandas python3-matplotlib gcc g++ libc6-dev)
+# Interpreters and libraries the sandbox tests run real programs with (python3-pyflakes: `!lint`).
+# bubblewrap is not needed.
+required=(python3 python3-numpy python3-pandas python3-matplotlib python3-pyflakes gcc g++ libc6-dev)
 optional=(python3-scipy)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

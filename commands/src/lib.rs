@@ -4,6 +4,7 @@
 //! [`DirectRun`] and call [`Pipeline::run_direct`]; they post the [`Reply`] they get back.
 
 pub mod access;
+pub mod ai;
 pub mod attachments;
 pub mod audit;
 mod direct;
@@ -12,6 +13,7 @@ mod fmt;
 pub mod help;
 mod incoming;
 pub mod limits;
+mod lint;
 pub mod parse;
 mod pipeline;
 mod refusal;
@@ -21,7 +23,8 @@ mod runs;
 pub mod versions;
 pub mod workspace;
 
-pub use audit::{Audit, AuditError, AuditRecord, AuditRow};
+pub use ai::{AiKind, AiOutcome, AiRequest, TestResult};
+pub use audit::{AiCallRecord, AiCallRow, Audit, AuditError, AuditRecord, AuditRow};
 pub use direct::{DirectRun, RequestedLimits};
 pub use incoming::{
     AttachmentRef, AttachmentSource, FetchError, Identity, Incoming, NoProgress, Place, Platform,

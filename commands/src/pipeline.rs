@@ -10,6 +10,9 @@ use coderunner_config::Config;
 use coderunner_runner::{RunOutcome, RunRequest, Runner};
 use tokio::sync::Notify;
 
+use crate::ai::client::AiClient;
+use crate::ai::memory::RecentRuns;
+use crate::ai::AiKind;
 use crate::audit::{Audit, AuditError, AuditRecord};
 use crate::help;
 use crate::limits::{LimiterClock, RateGate, RunQueue};
@@ -65,6 +68,10 @@ pub(crate) struct Inner {
     pub(crate) audit: Audit,
     pub(crate) versions: Versions,
     pub(crate) workspaces: Arc<dyn Workspaces>,
+    /// The model endpoint, when AI assist is on.
+    pub(crate) ai: Option<AiClient>,
+    /// Recent chat runs, for `!explain`, `!fix`, `!tests` and `!lint`.
+    pub(crate) recent: RecentRuns,
     closing: AtomicBool,
     inflight: AtomicUsize,
     idle: Notify,
@@ -129,6 +136,8 @@ impl Pipeline {
             audit,
             versions: Versions::default(),
             workspaces: options.workspaces,
+            ai: AiClient::from_config(&config.ai),
+            recent: RecentRuns::default(),
             closing: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             idle: Notify::new(),
@@ -211,6 +220,11 @@ impl Pipeline {
             Command::Runs { count } => Reply::text(self.runs(&msg.who, count)),
             Command::Files => Reply::text(self.list_workspace(&msg)),
             Command::Reset => Reply::text(self.reset_workspace(&msg).await),
+            Command::Explain => self.ai_chat(&msg, AiKind::Explain, "", progress).await,
+            Command::Fix => self.ai_chat(&msg, AiKind::Fix, "", progress).await,
+            Command::Tests => self.ai_chat(&msg, AiKind::Tests, "", progress).await,
+            Command::Ask { words } => self.ai_chat(&msg, AiKind::Ask, &words, progress).await,
+            Command::Lint(run) => self.lint_chat(&msg, run, progress).await,
         };
         Some(reply)
     }

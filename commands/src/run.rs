@@ -157,6 +157,20 @@ impl Pipeline {
             &extras,
         );
         fill_outcome(record, &outcome, queue_ms);
+        if let Some(code) = &record.code {
+            self.remember_run(
+                &msg.who,
+                &msg.place,
+                crate::ai::memory::RunMemo {
+                    language: lang_name.clone(),
+                    code: code.clone(),
+                    stdin: run.stdin.clone().unwrap_or_default(),
+                    args: run.args.clone(),
+                    outcome: outcome.clone(),
+                    message: None,
+                },
+            );
+        }
         record.truncated |= rendered.cut;
         self.write_audit(record.clone()).await;
         Ok(rendered.reply)

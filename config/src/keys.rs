@@ -23,6 +23,7 @@ const USER_KEYED: &[&str] = &[
     "config.languages.*.env",
     "config.rate_limits.user",
     "config.rate_limits.guild",
+    "config.rate_limits.ai",
 ];
 
 /// Every unknown key in `doc` (the parsed file), located in `index`. The unknown keys are removed

@@ -1,5 +1,6 @@
 //! Typed configuration for coderunner: schema, embedded default, YAML loading and validation.
 
+mod ai;
 mod error;
 mod keys;
 mod load;
@@ -9,6 +10,7 @@ mod schema;
 mod units;
 mod validate;
 
+pub use ai::AiConfig;
 pub use error::{ConfigError, Problem};
 pub use load::DEFAULT_YAML;
 pub use locate::{KeyIndex, Position};

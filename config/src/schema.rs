@@ -43,6 +43,9 @@ pub struct Config {
     pub runner: RunnerConfig,
     #[serde(default)]
     pub workspaces: WorkspaceConfig,
+    /// AI assist (off unless `ai.base_url` is set).
+    #[serde(default)]
+    pub ai: crate::ai::AiConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -257,6 +260,10 @@ pub struct RateLimits {
     /// Runs per guild, by the tier of the user who runs. A tier not listed is not limited.
     #[serde(default)]
     pub guild: BTreeMap<String, Quota>,
+    /// AI assist calls (`!explain`, `!fix`, `!ask`, `!tests`) per user, by tier. A tier not
+    /// listed is not limited.
+    #[serde(default)]
+    pub ai: BTreeMap<String, Quota>,
     /// How many runs one user may have queued or running at once.
     #[serde(default = "defaults::concurrent_per_user")]
     pub concurrent_per_user: u32,
@@ -273,6 +280,7 @@ impl Default for RateLimits {
         Self {
             user: BTreeMap::new(),
             guild: BTreeMap::new(),
+            ai: BTreeMap::new(),
             concurrent_per_user: defaults::concurrent_per_user(),
             global_concurrency: defaults::global_concurrency(),
             queue_length: defaults::queue_length(),

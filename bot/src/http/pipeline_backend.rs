@@ -66,6 +66,8 @@ pub fn refusal_to_api(refusal: Refusal) -> ApiError {
         RefusalKind::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         RefusalKind::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
         RefusalKind::UnknownLanguage => (StatusCode::BAD_REQUEST, "unknown_language"),
+        RefusalKind::AiOff => (StatusCode::SERVICE_UNAVAILABLE, "ai_off"),
+        RefusalKind::AiFailed => (StatusCode::BAD_GATEWAY, "ai_failed"),
     };
     let mut error = ApiError::new(status, code, api_wording(&refusal.message));
     let wait = refusal.retry_after.or(match refusal.kind {
