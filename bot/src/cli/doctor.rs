@@ -11,6 +11,7 @@ pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     let report = HostReport::probe(&config);
     print!("{}", render(&report));
+    println!("{}", ai_line(&config));
     Ok(match report.verdict() {
         Verdict::Full => ExitCode::SUCCESS,
         Verdict::Degraded(_) => ExitCode::FAILURE,
@@ -63,4 +64,36 @@ pub fn render(report: &HostReport) -> String {
     out += &super::table::render(&["LANGUAGE", "STATUS", "PROGRAM", "VERSION"], &langs);
     out += &format!("\nverdict: {}\n", report.verdict());
     out
+}
+
+/// Whether the AI endpoint answers and which models it offers (`GET {base_url}/models`).
+/// AI assist is not a protection, so this line never changes the exit status.
+fn ai_line(config: &coderunner_config::Config) -> String {
+    use coderunner_commands::ai::client::AiClient;
+    let Some(client) = AiClient::from_config(&config.ai) else {
+        return "ai: off (set ai.base_url to an OpenAI-compatible endpoint to enable !explain, !fix, !ask, !tests)".to_string();
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return format!("ai: could not start a runtime to probe the endpoint: {e}"),
+    };
+    match runtime.block_on(client.models()) {
+        Ok(models) => {
+            let has = models.iter().any(|m| m == client.model());
+            format!(
+                "ai: {} answers; models: {}{}",
+                client.base_url(),
+                if models.is_empty() { "(none listed)".to_string() } else { models.join(", ") },
+                if has {
+                    format!(" (configured `{}` is among them)", client.model())
+                } else {
+                    format!("; WARNING: the configured model `{}` is not listed", client.model())
+                }
+            )
+        }
+        Err(e) => format!("ai: {} does not answer: {e}", client.base_url()),
+    }
 }

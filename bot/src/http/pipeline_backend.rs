@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use coderunner_commands::{
-    DirectRun, Identity, Pipeline, Platform, Progress, Refusal, RefusalKind, RequestedLimits,
+    AiOutcome, AiRequest, DirectRun, Identity, Pipeline, Platform, Progress, Refusal, RefusalKind, RequestedLimits,
 };
 use coderunner_runner::RunOutcome;
 
@@ -53,6 +53,17 @@ impl RunBackend for PipelineBackend {
         };
         self.pipeline
             .run_direct(request, progress)
+            .await
+            .map_err(refusal_to_api)
+    }
+
+    async fn ai(
+        &self,
+        request: AiRequest,
+        progress: &dyn Progress,
+    ) -> Result<AiOutcome, ApiError> {
+        self.pipeline
+            .ai(request, progress)
             .await
             .map_err(refusal_to_api)
     }
