@@ -86,11 +86,18 @@ fn ai_line(config: &coderunner_config::Config) -> String {
             format!(
                 "ai: {} answers; models: {}{}",
                 client.base_url(),
-                if models.is_empty() { "(none listed)".to_string() } else { models.join(", ") },
+                if models.is_empty() {
+                    "(none listed)".to_string()
+                } else {
+                    models.join(", ")
+                },
                 if has {
                     format!(" (configured `{}` is among them)", client.model())
                 } else {
-                    format!("; WARNING: the configured model `{}` is not listed", client.model())
+                    format!(
+                        "; WARNING: the configured model `{}` is not listed",
+                        client.model()
+                    )
                 }
             )
         }

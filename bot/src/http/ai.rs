@@ -65,8 +65,7 @@ pub async fn handle(
                 "`question` is required: what the program should do, in plain words",
             ));
         }
-    } else if body.code.as_deref().is_none_or(|c| c.trim().is_empty()) || body.language.is_none()
-    {
+    } else if body.code.as_deref().is_none_or(|c| c.trim().is_empty()) || body.language.is_none() {
         return Err(ApiError::bad_request(
             "missing_code",
             format!("`language` and `code` are required for {command}"),

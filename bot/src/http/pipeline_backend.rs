@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use coderunner_commands::{
-    AiOutcome, AiRequest, DirectRun, Identity, Pipeline, Platform, Progress, Refusal, RefusalKind, RequestedLimits,
+    AiOutcome, AiRequest, DirectRun, Identity, Pipeline, Platform, Progress, Refusal, RefusalKind,
+    RequestedLimits,
 };
 use coderunner_runner::RunOutcome;
 
@@ -57,11 +58,7 @@ impl RunBackend for PipelineBackend {
             .map_err(refusal_to_api)
     }
 
-    async fn ai(
-        &self,
-        request: AiRequest,
-        progress: &dyn Progress,
-    ) -> Result<AiOutcome, ApiError> {
+    async fn ai(&self, request: AiRequest, progress: &dyn Progress) -> Result<AiOutcome, ApiError> {
         self.pipeline
             .ai(request, progress)
             .await
