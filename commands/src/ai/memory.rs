@@ -87,14 +87,6 @@ impl RecentRuns {
             None => mine.map(|e| e.memo.clone()).next(),
         }
     }
-
-    /// Remembered runs now (for tests of the bound).
-    pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
 }
 
 #[cfg(test)]
