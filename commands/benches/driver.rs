@@ -118,6 +118,7 @@ fn request(config: &Config, code: &str) -> Res<RunRequest> {
         spec: spec.clone(),
         stdin: Vec::new(),
         args: Vec::new(),
+        env: Vec::new(),
         limits: profile.clone(),
     })
 }

@@ -1,11 +1,11 @@
 //! Access: which tier a user has, whether this place allows runs, and the limits a run gets.
 
-use coderunner_config::{Config, HumanDuration, Profile, Tier};
+use coderunner_config::{Config, HumanDuration, Profile, RoleRef, Tier};
 
 use crate::direct::RequestedLimits;
 use crate::fmt;
 use crate::refusal::Refusal;
-use crate::{Identity, Place};
+use crate::{Identity, Place, Platform};
 
 /// Below this a run cannot even start an interpreter; refuse rather than fail mysteriously.
 const MIN_MEMORY: u64 = 16 << 20;
@@ -22,12 +22,30 @@ pub struct Grant {
 }
 
 /// The highest tier whose roles the user holds, else the default tier, else a refusal.
-pub fn tier_for<'c>(config: &'c Config, who: &Identity) -> Result<&'c Tier, Refusal> {
+///
+/// Role ids match anywhere (they are unique across Discord). Role names match only in the
+/// guilds listed in `access.guilds`: in any other server, anyone may create a role with that
+/// name. In the console (the operator's own terminal) a role named like a tier gives that tier.
+pub fn tier_for<'c>(
+    config: &'c Config,
+    who: &Identity,
+    place: &Place,
+) -> Result<&'c Tier, Refusal> {
+    let names_apply = match who.platform {
+        Platform::Console => true,
+        Platform::Discord => place
+            .guild
+            .is_some_and(|g| config.access.guilds.contains(&g)),
+        Platform::Http | Platform::Mcp => false,
+    };
+    let console = who.platform == Platform::Console;
     let held = config.access.tiers.iter().rev().find(|tier| {
-        tier.roles.iter().any(|want| {
-            who.roles
-                .iter()
-                .any(|role| want.matches(role.id, &role.name))
+        who.roles.iter().any(|role| {
+            (console && role.name.eq_ignore_ascii_case(&tier.name))
+                || tier
+                    .roles
+                    .iter()
+                    .any(|want| want.matches(role.id, &role.name, names_apply))
         })
     });
     if let Some(tier) = held {
@@ -44,7 +62,11 @@ pub fn tier_for<'c>(config: &'c Config, who: &Identity) -> Result<&'c Tier, Refu
                 .access
                 .tiers
                 .iter()
-                .flat_map(|t| t.roles.iter().map(ToString::to_string))
+                .flat_map(|t| t.roles.iter())
+                .map(|r| match r {
+                    RoleRef::Id(id) => format!("role id {id}"),
+                    RoleRef::Name(name) => name.clone(),
+                })
                 .collect();
             Err(Refusal::not_allowed(if roles.is_empty() {
                 "running code is not open to anyone here yet (no tier is configured for users)".to_string()
@@ -165,6 +187,62 @@ pub fn grant(
         profile: base_name.to_string(),
         limits,
     })
+}
+
+/// The grant of a run whose whole profile was chosen elsewhere (a bot forwarding to this node):
+/// each limit is the lower of `wanted` and this tier's ceiling (its `max_profile`, or the
+/// privileged profile for `--privileged`). Network comes from this tier's own profile only.
+pub fn grant_within(
+    config: &Config,
+    tier: &Tier,
+    privileged: bool,
+    wanted: &Profile,
+) -> Result<Grant, Refusal> {
+    let base = grant(config, tier, privileged, RequestedLimits::default())?;
+    let ceiling = if privileged {
+        base.limits.clone()
+    } else {
+        profile(config, tier.max_profile.as_deref().unwrap_or(&tier.profile))?.clone()
+    };
+    if wanted.memory.bytes() < MIN_MEMORY {
+        return Err(Refusal::bad_request(format!(
+            "the profile's memory must be at least {}",
+            fmt::bytes(MIN_MEMORY)
+        )));
+    }
+    let mut limits = lower_each(wanted, &ceiling);
+    limits.network = base.limits.network;
+    Ok(Grant { limits, ..base })
+}
+
+/// Every limit of `a` and `b`, the lower of the two.
+fn lower_each(a: &Profile, b: &Profile) -> Profile {
+    use std::cmp::min;
+    let c = &a.compile;
+    let d = &b.compile;
+    Profile {
+        wall_time: min(a.wall_time, b.wall_time),
+        cpu_time: min(a.cpu_time, b.cpu_time),
+        memory: min(a.memory, b.memory),
+        pids: min(a.pids, b.pids),
+        output: min(a.output, b.output),
+        file_size: min(a.file_size, b.file_size),
+        workdir_size: min(a.workdir_size, b.workdir_size),
+        tmp_size: min(a.tmp_size, b.tmp_size),
+        shm_size: min(a.shm_size, b.shm_size),
+        open_files: min(a.open_files, b.open_files),
+        cpus: a.cpus.min(b.cpus),
+        network: a.network && b.network,
+        output_files: min(a.output_files, b.output_files),
+        output_files_bytes: min(a.output_files_bytes, b.output_files_bytes),
+        compile: coderunner_config::CompileLimits {
+            wall_time: min(c.wall_time, d.wall_time),
+            cpu_time: min(c.cpu_time, d.cpu_time),
+            memory: min(c.memory, d.memory),
+            pids: min(c.pids, d.pids),
+            output: min(c.output, d.output),
+        },
+    }
 }
 
 fn profile<'c>(config: &'c Config, name: &str) -> Result<&'c Profile, Refusal> {

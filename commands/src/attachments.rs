@@ -83,15 +83,13 @@ pub fn check_count(attachments: &[AttachmentRef]) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Fetch every attachment; `program` (an index) must be source text. `per_file` caps each file
-/// and `total` all of them together; declared sizes are checked before anything is downloaded.
-pub async fn fetch_all(
+/// The checks that need no download: how many attachments, and the sizes the platform declared.
+/// Done before a run queues, so a hopeless message is refused at once.
+pub fn check_declared(
     attachments: &[AttachmentRef],
-    program: Option<usize>,
     per_file: u64,
     total: u64,
-    reserved_names: &[String],
-) -> Result<Fetched, Refusal> {
+) -> Result<(), Refusal> {
     check_count(attachments)?;
     let mut declared = 0u64;
     for a in attachments {
@@ -107,6 +105,19 @@ pub async fn fetch_all(
             fmt::bytes(total)
         )));
     }
+    Ok(())
+}
+
+/// Fetch every attachment; `program` (an index) must be source text. `per_file` caps each file
+/// and `total` all of them together; declared sizes are checked before anything is downloaded.
+pub async fn fetch_all(
+    attachments: &[AttachmentRef],
+    program: Option<usize>,
+    per_file: u64,
+    total: u64,
+    reserved_names: &[String],
+) -> Result<Fetched, Refusal> {
+    check_declared(attachments, per_file, total)?;
     let mut fetched = Fetched::default();
     let mut taken: Vec<String> = reserved_names.to_vec();
     let mut used = 0u64;

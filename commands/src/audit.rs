@@ -19,6 +19,11 @@ pub enum AuditError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot create the audit database {path} with mode 0600: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("audit database {path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -119,11 +124,17 @@ impl Audit {
     /// Open (creating) the database at `path`, then apply retention.
     pub fn open(path: &Path, code_cap: usize, retention: Duration) -> Result<Audit, AuditError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| AuditError::Dir {
+            crate::private_fs::create_dir_all(dir).map_err(|source| AuditError::Dir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
+        // Everyone's code is in here: 0600 before SQLite opens it (its -wal and -shm files
+        // take the database's mode), and an older, wider file is narrowed.
+        crate::private_fs::ensure_private_file(path).map_err(|source| AuditError::File {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let sql = |source| AuditError::Sqlite {
             path: path.to_path_buf(),
             source,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use coderunner_config::Profile;
 use coderunner_runner::InputFile;
 
 use crate::Identity;
@@ -27,6 +28,11 @@ pub struct DirectRun {
     pub main: Option<String>,
     pub stdin: Vec<u8>,
     pub args: Vec<String>,
+    /// Environment variables for the program (checked like a chat ```env block).
+    pub env: Vec<(String, String)>,
     pub limits: RequestedLimits,
     pub privileged: bool,
+    /// Every limit, from a bot forwarding its run here: each is capped by the tier's ceiling
+    /// (instead of `limits`).
+    pub profile: Option<Profile>,
 }

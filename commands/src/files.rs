@@ -14,7 +14,8 @@ impl Pipeline {
     /// `!reset`, under the workspace's lock so it never lands in the middle of a run.
     pub(crate) async fn reset_workspace(&self, msg: &Incoming) -> String {
         let ws = &self.inner.workspaces;
-        let admin = access::tier_for(&self.inner.config, &msg.who).is_ok_and(|t| t.admin);
+        let admin =
+            access::tier_for(&self.inner.config, &msg.who, &msg.place).is_ok_and(|t| t.admin);
         match ws.key_for(&msg.who, &msg.place) {
             Some(key) => {
                 let lock = ws.lock(&key);

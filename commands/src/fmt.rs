@@ -7,9 +7,9 @@ pub fn duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1_000 {
         format!("{ms} ms")
-    } else if ms < 10_000 && ms % 1_000 != 0 {
+    } else if ms < 10_000 && !ms.is_multiple_of(1_000) {
         format!("{:.1} s", d.as_secs_f64())
-    } else if ms < 120_000 || ms % 60_000 != 0 {
+    } else if ms < 120_000 || !ms.is_multiple_of(60_000) {
         format!("{} s", d.as_secs())
     } else {
         format!("{} min", d.as_secs() / 60)
@@ -30,7 +30,7 @@ pub fn bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (name, size) in UNITS {
         if n >= size {
-            return if n % size == 0 {
+            return if n.is_multiple_of(size) {
                 format!("{} {name}", n / size)
             } else {
                 format!("{:.1} {name}", n as f64 / size as f64)
@@ -45,7 +45,7 @@ pub fn count(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -110,7 +110,7 @@ Example: attach `sales.csv` to `{p}run py` with `import pandas as pd; print(pd.r
 
 fn ttl_words(d: std::time::Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 3_600 && secs % 3_600 == 0 {
+    if secs >= 3_600 && secs.is_multiple_of(3_600) {
         format!("{} h", secs / 3_600)
     } else {
         crate::fmt::duration(d)

@@ -8,6 +8,8 @@ pub enum Platform {
     Discord,
     Console,
     Http,
+    /// An AI agent over the Model Context Protocol (`coderunner mcp`, or `/mcp` on `serve`).
+    Mcp,
 }
 
 impl Platform {
@@ -16,6 +18,7 @@ impl Platform {
             Platform::Discord => "discord",
             Platform::Console => "console",
             Platform::Http => "http",
+            Platform::Mcp => "mcp",
         }
     }
 }

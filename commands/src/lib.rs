@@ -16,6 +16,7 @@ pub mod limits;
 mod lint;
 pub mod parse;
 mod pipeline;
+mod private_fs;
 mod refusal;
 pub mod render;
 mod run;

@@ -44,7 +44,7 @@ impl Pipeline {
         let p = &config.discord.prefix;
         self.check_open()?;
         access::check_place(&config, &msg.place)?;
-        let tier = access::tier_for(&config, &msg.who)?;
+        let tier = access::tier_for(&config, &msg.who, &msg.place)?;
         record.tier = Some(tier.name.clone());
         // A checker never needs network or more than the tier's own limits.
         let grant = access::grant(&config, tier, false, RequestedLimits::default())?;
@@ -90,6 +90,7 @@ impl Pipeline {
             main: None,
             stdin: Vec::new(),
             args: Vec::new(),
+            env: Default::default(),
             limits: grant.limits.clone(),
         };
         let (outcome, queue_ms) = self.execute(request, progress).await?;

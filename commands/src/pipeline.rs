@@ -15,7 +15,7 @@ use crate::ai::memory::RecentRuns;
 use crate::ai::AiKind;
 use crate::audit::{Audit, AuditError, AuditRecord};
 use crate::help;
-use crate::limits::{LimiterClock, RateGate, RunQueue};
+use crate::limits::{LimiterClock, QueuePermit, RateGate, RunQueue};
 use crate::parse::{self, Command};
 use crate::refusal::{Refusal, RefusalKind};
 use crate::versions::Versions;
@@ -217,7 +217,7 @@ impl Pipeline {
             }
             Command::Languages => Reply::text(help::languages(config, &self.inner.versions).await),
             Command::Help { topic } => Reply::text(help::help(config, topic.as_deref())),
-            Command::Runs { count } => Reply::text(self.runs(&msg.who, count)),
+            Command::Runs { count } => Reply::text(self.runs(&msg.who, &msg.place, count)),
             Command::Files => Reply::text(self.list_workspace(&msg)),
             Command::Reset => Reply::text(self.reset_workspace(&msg).await),
             Command::Explain => self.ai_chat(&msg, AiKind::Explain, "", progress).await,
@@ -235,10 +235,28 @@ impl Pipeline {
         request: RunRequest,
         progress: &dyn Progress,
     ) -> Result<(RunOutcome, u64), Refusal> {
+        let (permit, queue_ms) = self.admit(progress).await?;
+        Ok((self.run_admitted(request, permit).await, queue_ms))
+    }
+
+    /// Wait for a runner slot; returns it and the milliseconds waited.
+    pub(crate) async fn admit(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<(QueuePermit, u64), Refusal> {
         let waited = Instant::now();
         let permit = self.inner.queue.enter(progress).await?;
         let queue_ms = u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX);
         progress.running().await;
+        Ok((permit, queue_ms))
+    }
+
+    /// Run on the slot `permit`; runner failures become a `sandbox_error` outcome.
+    pub(crate) async fn run_admitted(
+        &self,
+        request: RunRequest,
+        permit: QueuePermit,
+    ) -> RunOutcome {
         let outcome = match self.inner.runner.run(request).await {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -250,7 +268,7 @@ impl Pipeline {
         if outcome.status == coderunner_runner::RunStatus::SandboxError {
             tracing::error!(error = ?outcome.error, "sandbox error");
         }
-        Ok((outcome, queue_ms))
+        outcome
     }
 
     pub(crate) fn check_open(&self) -> Result<(), Refusal> {
@@ -310,7 +328,14 @@ impl Pipeline {
 }
 
 pub(crate) fn user_key(who: &Identity) -> String {
-    format!("{}:{}", who.platform.as_str(), who.user_id)
+    // An API key is one caller whether it speaks REST (`/v1/runs`) or MCP (`/mcp`): one quota and
+    // one concurrency budget, so switching protocol does not double what a key may run. (The stdio
+    // MCP server is its own process with no API keys, so its fixed user cannot meet a key here.)
+    let scope = match who.platform {
+        crate::Platform::Mcp => crate::Platform::Http,
+        other => other,
+    };
+    format!("{}:{}", scope.as_str(), who.user_id)
 }
 
 pub(crate) fn audit_base(who: &Identity, place: &Place) -> AuditRecord {

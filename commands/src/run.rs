@@ -14,6 +14,7 @@ use crate::parse::RunCommand;
 use crate::pipeline::{audit_base, fill_outcome, user_key, Pipeline};
 use crate::refusal::{Refusal, RefusalKind};
 use crate::render::{self, RunView};
+use crate::workspace;
 use crate::{Incoming, Place, Progress, Reply};
 
 impl Pipeline {
@@ -45,7 +46,7 @@ impl Pipeline {
         let prefix = &config.discord.prefix;
         self.check_open()?;
         access::check_place(&config, &msg.place)?;
-        let tier = access::tier_for(&config, &msg.who)?;
+        let tier = access::tier_for(&config, &msg.who, &msg.place)?;
         record.tier = Some(tier.name.clone());
         let grant = access::grant(
             &config,
@@ -56,7 +57,11 @@ impl Pipeline {
                 memory: run.flags.memory,
             },
         )?;
-        attachments::check_count(&msg.attachments)?;
+        attachments::check_declared(
+            &msg.attachments,
+            grant.limits.file_size.bytes(),
+            grant.limits.workdir_size.bytes(),
+        )?;
         if run.code.is_none() && msg.attachments.is_empty() {
             return Err(Refusal::bad_request(format!(
                 "nothing to run: write `{prefix}run LANG` and then your code in a code block, or attach a source file. Example: {prefix}run py `print(\"hello\")` — `{prefix}help run` has more"
@@ -71,6 +76,18 @@ impl Pipeline {
             .check(&grant.tier, &user_key(&msg.who), msg.place.guild)?;
         let user_slot = self.inner.queue.claim_user(&user_key(&msg.who))?;
 
+        let workspaces = Arc::clone(&self.inner.workspaces);
+        let (ws_key, ws_note) =
+            workspace::key_for_run(workspaces.as_ref(), &msg.who, &msg.place, grant.privileged);
+        // Held from before_run to after_run: runs in one workspace take turns. Taken before a
+        // runner slot, so a run holding a slot never waits for a workspace.
+        let ws_lock = ws_key.as_deref().map(|key| workspaces.lock(key));
+        let _ws_held = match &ws_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        // Attachments are downloaded only once the run has a slot: a queued run holds no files.
+        let (permit, queue_ms) = self.admit(progress).await?;
         let reserved: Vec<String> = match run.code {
             Some(_) => vec![lang.file.clone()],
             None => Vec::new(),
@@ -105,14 +122,6 @@ impl Pipeline {
             )),
         };
         files.extend(fetched.data);
-        let workspaces = Arc::clone(&self.inner.workspaces);
-        let ws_key = workspaces.key_for(&msg.who, &msg.place);
-        // Held from before_run to after_run: runs in one workspace take turns.
-        let ws_lock = ws_key.as_deref().map(|key| workspaces.lock(key));
-        let _ws_held = match &ws_lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
         // Attachments persist; a code block's program does not (the next message brings its own).
         let kept: Vec<InputFile> = match (&ws_key, &run.code) {
             (None, _) => Vec::new(),
@@ -124,16 +133,18 @@ impl Pipeline {
         }
         let request = RunRequest {
             language: lang_name.clone(),
-            spec: lang.clone(),
+            spec: spec_for(&lang, &grant),
             files,
             main,
             stdin: run.stdin.clone().unwrap_or_default().into_bytes(),
             args: run.args.clone(),
+            env: run.env.clone(),
             limits: grant.limits.clone(),
         };
-        let (outcome, queue_ms) = self.execute(request, progress).await?;
+        let outcome = self.run_admitted(request, permit).await;
         drop(user_slot);
         let mut extras = render::Extras::default();
+        extras.notes.extend(ws_note);
         if let Some(key) = &ws_key {
             extras
                 .notes
@@ -207,7 +218,10 @@ impl Pipeline {
         let tier = config.tier(&req.tier).ok_or_else(|| {
             Refusal::not_allowed(format!("the tier `{}` is not configured", req.tier))
         })?;
-        let grant: Grant = access::grant(&config, tier, req.privileged, req.limits)?;
+        let grant: Grant = match &req.profile {
+            Some(wanted) => access::grant_within(&config, tier, req.privileged, wanted)?,
+            None => access::grant(&config, tier, req.privileged, req.limits)?,
+        };
         let (lang_name, lang) = match config.find_language(&req.language) {
             Some((n, l)) => (n.to_string(), l.clone()),
             None => return Err(unknown_language(&config, &req.language)),
@@ -226,11 +240,12 @@ impl Pipeline {
         let user_slot = self.inner.queue.claim_user(&user_key(&req.who))?;
         let request = RunRequest {
             language: lang_name,
-            spec: lang,
+            spec: spec_for(&lang, &grant),
             files: req.files,
             main,
             stdin: req.stdin,
             args: req.args,
+            env: req.env,
             limits: grant.limits,
         };
         let (outcome, queue_ms) = self.execute(request, progress).await?;
@@ -238,6 +253,15 @@ impl Pipeline {
         fill_outcome(record, &outcome, queue_ms);
         self.write_audit(record.clone()).await;
         Ok(outcome)
+    }
+}
+
+/// The language as this run uses it: a privileged run gets the language's `privileged_run`.
+fn spec_for(lang: &Language, grant: &Grant) -> Language {
+    if grant.privileged {
+        lang.for_privileged()
+    } else {
+        lang.clone()
     }
 }
 

@@ -5,11 +5,11 @@ use crate::audit::AuditRow;
 use crate::fmt;
 use crate::pipeline::Pipeline;
 use crate::render::{cut_chars, neutralize, MAX_REPLY_CHARS};
-use crate::{Identity, Refusal};
+use crate::{Identity, Place, Refusal};
 
 impl Pipeline {
-    pub(crate) fn runs(&self, who: &Identity, count: Option<usize>) -> String {
-        let tier = match access::tier_for(&self.inner.config, who) {
+    pub(crate) fn runs(&self, who: &Identity, place: &Place, count: Option<usize>) -> String {
+        let tier = match access::tier_for(&self.inner.config, who, place) {
             Ok(t) => t,
             Err(r) => return r.chat_line(),
         };

@@ -58,6 +58,7 @@ fn template() -> &'static Value {
                 url: String::new(),
                 key_env: String::new(),
                 timeout: HumanDuration::from_secs(1),
+                insecure: false,
             });
         }
         serde_norway::to_value(&file).unwrap_or(Value::Null)

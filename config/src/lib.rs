@@ -16,7 +16,7 @@ pub use load::DEFAULT_YAML;
 pub use locate::{KeyIndex, Position};
 pub use schema::*;
 pub use units::{ByteSize, HumanDuration, UnitError};
-pub use validate::{AGENT_TYPE, MIN_MEMORY, PLACEHOLDERS};
+pub use validate::{cleartext_off_host, AGENT_TYPE, MIN_MEMORY, PLACEHOLDERS};
 
 #[cfg(test)]
 mod smoke {

@@ -177,8 +177,8 @@ mod tests {
             Some("rust")
         );
         assert!(c.suggest_languages("haskell").is_empty());
-        assert!(c.suggest_languages("java").is_empty());
-        assert!(c.suggest_languages("ts").is_empty());
+        assert!(c.suggest_languages("kotlin").is_empty());
+        assert!(c.suggest_languages("zig").is_empty());
         assert!(c.suggest_languages("").is_empty());
         assert!(c.suggest_languages("pyhton").len() <= 3);
     }

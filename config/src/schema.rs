@@ -46,6 +46,8 @@ pub struct Config {
     /// AI assist (off unless `ai.base_url` is set).
     #[serde(default)]
     pub ai: crate::ai::AiConfig,
+    #[serde(default)]
+    pub mcp: McpConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,7 +102,8 @@ pub struct AccessConfig {
     /// The tier of a user who holds none of the listed roles; `null` refuses them.
     #[serde(default)]
     pub default_tier: Option<String>,
-    /// Guild ids where the bot answers; empty means every guild it is in.
+    /// Guild ids where the bot answers; empty means every guild it is in. Role names in tiers
+    /// count only in these guilds.
     #[serde(default)]
     pub guilds: Vec<u64>,
     /// Channel ids where the bot answers; empty means every channel. A thread counts as its parent.
@@ -118,7 +121,8 @@ pub struct AccessConfig {
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     pub name: String,
-    /// Role ids (as numbers or strings) or role names that grant this tier.
+    /// Role ids (numbers, or digits in quotes) that grant this tier; role names only count in
+    /// the servers of `access.guilds`, and never for an admin tier.
     #[serde(default)]
     pub roles: Vec<RoleRef>,
     /// The profile a run gets by default.
@@ -134,24 +138,73 @@ pub struct Tier {
     pub privileged_profile: Option<String>,
 }
 
-/// A role given by id (a Discord snowflake) or by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// A role given by id (a Discord snowflake, unique across all servers) or by name.
+///
+/// A number, or a string of digits (`"123..."`), is always an id, never a name. A name only
+/// counts in the servers listed in `access.guilds` (anyone can create a role called `admin` in a
+/// server of their own), and never in an admin tier: `check-config` refuses that.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleRef {
     Id(u64),
     Name(String),
 }
 
 impl RoleRef {
-    /// Whether a member's role (id and name) matches this reference; names compare case-insensitively.
-    pub fn matches(&self, id: Option<u64>, name: &str) -> bool {
+    /// Whether a member's role matches this reference. Ids compare exactly; a name compares
+    /// case-insensitively, and only when `names_apply` (the message comes from a listed server).
+    pub fn matches(&self, id: Option<u64>, name: &str, names_apply: bool) -> bool {
         match self {
             RoleRef::Id(want) => id == Some(*want),
-            RoleRef::Name(want) => {
-                want.parse::<u64>().ok().is_some_and(|w| id == Some(w))
-                    || want.eq_ignore_ascii_case(name)
+            RoleRef::Name(want) => names_apply && want.eq_ignore_ascii_case(name),
+        }
+    }
+
+    /// `Name` for anything but digits: `"123"` is the id 123.
+    pub fn parse(text: &str) -> RoleRef {
+        let t = text.trim();
+        match t.parse::<u64>() {
+            Ok(id) if t.bytes().all(|b| b.is_ascii_digit()) => RoleRef::Id(id),
+            _ => RoleRef::Name(text.to_string()),
+        }
+    }
+
+    pub fn is_name(&self) -> bool {
+        matches!(self, RoleRef::Name(_))
+    }
+}
+
+impl Serialize for RoleRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RoleRef::Id(id) => s.serialize_u64(*id),
+            RoleRef::Name(n) => s.serialize_str(n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = RoleRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a role id (e.g. 123456789012345678) or, in listed servers only, a role name",
+                )
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RoleRef, E> {
+                Ok(RoleRef::Id(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RoleRef, E> {
+                u64::try_from(v)
+                    .map(RoleRef::Id)
+                    .map_err(|_| E::custom(format!("{v} is not a role id (ids are positive)")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RoleRef, E> {
+                Ok(RoleRef::parse(v))
             }
         }
+        d.deserialize_any(Visit)
     }
 }
 
@@ -164,6 +217,8 @@ impl std::fmt::Display for RoleRef {
     }
 }
 
+/// Who you are in `coderunner console`: whoever runs it is on the host, so a role named like a
+/// tier (e.g. `admin`) gives that tier there, besides the tiers' own role ids and names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleIdentity {
@@ -303,7 +358,7 @@ pub enum MemoryStrategy {
 /// One language: entirely configuration, no per-language code.
 ///
 /// Commands may use placeholders: `{file}` (main source file), `{exe}` (compiled binary),
-/// `{heap_mib}` (3/4 of the profile's memory in MiB), `{workdir}`.
+/// `{heap_mib}` (3/4 of the profile's memory in MiB), `{memory_mib}` (all of it), `{workdir}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Language {
@@ -322,6 +377,9 @@ pub struct Language {
     pub compile: Option<Vec<String>>,
     /// The run command; program args are appended.
     pub run: Vec<String>,
+    /// The run command of `--privileged` runs (network on), e.g. Python with `-I`; `run` when unset.
+    #[serde(default)]
+    pub privileged_run: Option<Vec<String>>,
     /// Extra environment for the program (the environment is otherwise empty).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -333,6 +391,17 @@ pub struct Language {
     /// Syntax-highlighting tag for replies (defaults to the language name).
     #[serde(default)]
     pub highlight: Option<String>,
+}
+
+impl Language {
+    /// The language as a `--privileged` run uses it: `privileged_run` in place of `run`.
+    pub fn for_privileged(&self) -> Language {
+        let mut lang = self.clone();
+        if let Some(run) = &self.privileged_run {
+            lang.run = run.clone();
+        }
+        lang
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -447,6 +516,13 @@ pub struct RunnerConfig {
     /// Send runs to these `coderunner serve` nodes instead of this host.
     #[serde(default)]
     pub remote: Vec<RemoteNode>,
+    /// What to do on a host that lacks a protection (cgroups, Landlock, seccomp, ...).
+    #[serde(default)]
+    pub isolation: IsolationPolicy,
+    /// `false` makes the runner (and `doctor`) treat this host as having no cgroups: for trying
+    /// the degraded path on a full host. Only the operator's config can set it.
+    #[serde(default = "defaults::yes")]
+    pub cgroups: bool,
 }
 
 impl Default for RunnerConfig {
@@ -457,8 +533,23 @@ impl Default for RunnerConfig {
             scratch_dir: defaults::scratch_dir(),
             helper: None,
             remote: Vec::new(),
+            isolation: IsolationPolicy::default(),
+            cgroups: true,
         }
     }
+}
+
+/// `runner.isolation`: whether runs may go ahead on a host that lacks a protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationPolicy {
+    /// Refuse every run (saying what is missing and how to get it) unless the host gives every
+    /// protection of the security model.
+    #[default]
+    Full,
+    /// Run with what the host gives, with a warning at start-up and in `doctor`. Languages whose
+    /// memory only a cgroup bounds (`memory: cgroup_only`) are still refused without cgroups.
+    DegradedOk,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -469,6 +560,10 @@ pub struct RemoteNode {
     pub key_env: String,
     #[serde(default = "defaults::remote_timeout")]
     pub timeout: HumanDuration,
+    /// Allow plain `http://` to a node that is not on loopback (the key and code cross the
+    /// network in clear text). Use https instead where you can.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -485,6 +580,9 @@ pub struct WorkspaceConfig {
     pub console: bool,
     #[serde(default = "defaults::workspace_quota")]
     pub quota: ByteSize,
+    /// Files one workspace may hold; a run that would pass it saves nothing.
+    #[serde(default = "defaults::workspace_max_files")]
+    pub max_files: u32,
     #[serde(default = "defaults::workspace_ttl")]
     pub ttl: HumanDuration,
 }
@@ -496,7 +594,38 @@ impl Default for WorkspaceConfig {
             channels: Vec::new(),
             console: true,
             quota: defaults::workspace_quota(),
+            max_files: defaults::workspace_max_files(),
             ttl: defaults::workspace_ttl(),
+        }
+    }
+}
+
+/// The MCP server: `coderunner mcp` (stdio) and `/mcp` on `coderunner serve` (streamable HTTP).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfig {
+    /// Tier of `coderunner mcp` (stdio); over HTTP a caller runs as its API key's tier.
+    #[serde(default = "defaults::mcp_tier")]
+    pub tier: String,
+    /// Browser origins allowed to call `/mcp` (`https://app.example.com`, `http://localhost:*`).
+    /// A request with any other `Origin` header is refused; requests without one pass.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// `Host` values `/mcp` answers to (`name` or `name:port`), against DNS rebinding.
+    #[serde(default = "defaults::mcp_hosts")]
+    pub allowed_hosts: Vec<String>,
+    /// Most characters of program output in a tool result's text (the rest is cut, and said so).
+    #[serde(default = "defaults::mcp_output_chars")]
+    pub output_chars: u32,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            tier: defaults::mcp_tier(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: defaults::mcp_hosts(),
+            output_chars: defaults::mcp_output_chars(),
         }
     }
 }
@@ -584,6 +713,18 @@ mod defaults {
     }
     pub fn workspace_quota() -> ByteSize {
         ByteSize::mib(64)
+    }
+    pub fn workspace_max_files() -> u32 {
+        1000
+    }
+    pub fn mcp_tier() -> String {
+        "member".into()
+    }
+    pub fn mcp_hosts() -> Vec<String> {
+        vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
+    }
+    pub fn mcp_output_chars() -> u32 {
+        20_000
     }
     pub fn workspace_ttl() -> HumanDuration {
         HumanDuration::from_secs(86_400)

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::Problem;
 use crate::locate::KeyIndex;
-use crate::schema::{CompileLimits, Config, Language, Profile};
+use crate::schema::{CompileLimits, Config, Language, Profile, RoleRef, Tier};
 use crate::units::{ByteSize, HumanDuration};
 
 /// The only agent type this program implements (from the Code Runner Agent seed).
@@ -17,9 +17,11 @@ pub const MIN_MEMORY: ByteSize = ByteSize::mib(16);
 /// Fewest open files an interpreter needs (stdio, shared libraries, its own modules).
 pub const MIN_OPEN_FILES: u32 = 16;
 /// Placeholders a command may contain.
-pub const PLACEHOLDERS: &[&str] = &["{file}", "{exe}", "{heap_mib}", "{workdir}"];
+pub const PLACEHOLDERS: &[&str] = &["{file}", "{exe}", "{heap_mib}", "{memory_mib}", "{workdir}"];
 /// Discord's limit on one message is 2000 characters; replies need room around the output.
 const MAX_INLINE_CHARS: u32 = 1900;
+/// How an operator finds a role id, for messages about role names.
+const HOW_TO_FIND_A_ROLE_ID: &str = "the role's id: in Discord turn on Developer Mode (User Settings -> Advanced), then Server Settings -> Roles, right-click the role -> Copy Role ID, and write the number here, e.g. `roles: [123456789012345678]`";
 /// Discord allows 10 attachments per message.
 const MAX_ATTACHMENTS: u32 = 10;
 
@@ -43,6 +45,7 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex) -> Vec<Problem> {
     for (path, what, expected) in config.ai.problems() {
         c.bad(&path, what, expected);
     }
+    c.mcp(config);
     c.problems
 }
 
@@ -193,6 +196,7 @@ impl Checker<'_> {
                     Some(_) => {}
                 }
             }
+            self.tier_roles(&path, t, a.guilds.is_empty());
             if t.privileged_profile.is_some() && !t.admin {
                 self.bad(
                     &format!("{path}.privileged_profile"),
@@ -211,6 +215,36 @@ impl Checker<'_> {
                     "config.access.default_tier",
                     format!("names unknown tier `{d}`"),
                     format!("one of the tiers: {tiers}, or null to refuse users without a role"),
+                );
+            }
+        }
+    }
+
+    /// Role names are for convenience in known servers only: anyone can create a role with any
+    /// name in a server of their own and invite the bot there.
+    fn tier_roles(&mut self, path: &str, t: &Tier, no_guilds: bool) {
+        for (j, role) in t.roles.iter().enumerate() {
+            let RoleRef::Name(name) = role else { continue };
+            let at = format!("{path}.roles[{j}]");
+            if name.trim().is_empty() {
+                self.bad(&at, "an empty role name", HOW_TO_FIND_A_ROLE_ID);
+            } else if t.admin || t.privileged_profile.is_some() {
+                self.bad(
+                    &at,
+                    format!(
+                        "tier `{}` is an admin tier and gives it to the role NAMED `{name}`; anyone who can create a role called `{name}` in any server the bot is in would become admin",
+                        t.name
+                    ),
+                    HOW_TO_FIND_A_ROLE_ID,
+                );
+            } else if no_guilds {
+                self.bad(
+                    &at,
+                    format!(
+                        "tier `{}` names the role `{name}`, but a role name only counts in the servers listed in `access.guilds`, which is empty",
+                        t.name
+                    ),
+                    format!("{HOW_TO_FIND_A_ROLE_ID}; or list your server ids in `access.guilds` (then the bot answers only there)"),
                 );
             }
         }
@@ -341,6 +375,16 @@ impl Checker<'_> {
             );
         }
         self.command(&format!("{path}.run"), &lang.run);
+        if let Some(run) = &lang.privileged_run {
+            if run.is_empty() {
+                self.bad(
+                    &format!("{path}.privileged_run"),
+                    "the privileged run command is empty",
+                    "a command such as `[/usr/bin/python3, -I, \"{file}\"]`, or null to use `run`",
+                );
+            }
+            self.command(&format!("{path}.privileged_run"), run);
+        }
         if let Some(compile) = &lang.compile {
             if compile.is_empty() {
                 self.bad(&format!("{path}.compile"), "the compile command is empty", "a command such as `[gcc, -o, \"{exe}\", \"{file}\"]`, or no `compile` key for interpreted languages");
@@ -402,6 +446,13 @@ impl Checker<'_> {
                 let after = &rest[open..];
                 let Some(close) = after.find('}') else { break };
                 let placeholder = &after[..=close];
+                // Only `{word}` can be a placeholder: other braces are the language's own (an R
+                // driver passed with `-e` is code with blocks).
+                let word = &placeholder[1..placeholder.len() - 1];
+                if word.is_empty() || !word.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    rest = &after[1..];
+                    continue;
+                }
                 if !PLACEHOLDERS.contains(&placeholder) {
                     self.bad(
                         &format!("{path}[{i}]"),
@@ -483,6 +534,12 @@ impl Checker<'_> {
         self.positive("config.audit.retention", config.audit.retention);
         self.positive("config.workspaces.ttl", config.workspaces.ttl);
         self.nonzero_size("config.workspaces.quota", config.workspaces.quota);
+        self.at_least(
+            "config.workspaces.max_files",
+            config.workspaces.max_files,
+            1,
+            "files",
+        );
         self.nonzero_size("config.http.max_body", config.http.max_body);
         let tiers = known(config.access.tiers.iter().map(|t| &t.name));
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -578,9 +635,63 @@ impl Checker<'_> {
         for (i, node) in r.remote.iter().enumerate() {
             let path = format!("config.runner.remote[{i}]");
             self.url(&format!("{path}.url"), &node.url);
+            if !node.insecure && cleartext_off_host(&node.url) {
+                self.bad(
+                    &format!("{path}.url"),
+                    format!("`{}` is plain http to another machine: the node's API key and every program would cross the network unencrypted", node.url),
+                    "an https:// URL (or http:// to 127.0.0.1 / localhost); on a network you trust, set `insecure: true` on this node to allow it",
+                );
+            }
             self.env_name(&format!("{path}.key_env"), &node.key_env, "RUNNER_KEY");
             self.positive(&format!("{path}.timeout"), node.timeout);
         }
+    }
+
+    fn mcp(&mut self, config: &Config) {
+        let m = &config.mcp;
+        if config.tier(&m.tier).is_none() {
+            let tiers = known(config.access.tiers.iter().map(|t| &t.name));
+            self.bad(
+                "config.mcp.tier",
+                format!("names unknown tier `{}`", m.tier),
+                format!("one of the tiers: {tiers}"),
+            );
+        }
+        for (i, origin) in m.allowed_origins.iter().enumerate() {
+            let rest = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            let host_only = rest.is_some_and(|r| !r.is_empty() && !r.contains('/'));
+            if !(host_only || origin == "null") {
+                self.bad(
+                    &format!("config.mcp.allowed_origins[{i}]"),
+                    format!("`{origin}` is not a browser origin"),
+                    "scheme, host and port without a path, e.g. `https://app.example.com`, `http://localhost:3000` or `http://localhost:*`",
+                );
+            }
+        }
+        if m.allowed_hosts.is_empty() {
+            self.bad(
+                "config.mcp.allowed_hosts",
+                "is empty",
+                "the host names clients use to reach `coderunner serve`, e.g. `[localhost, 127.0.0.1, \"::1\", runner.example.com]`",
+            );
+        }
+        for (i, host) in m.allowed_hosts.iter().enumerate() {
+            if host.trim().is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+                self.bad(
+                    &format!("config.mcp.allowed_hosts[{i}]"),
+                    format!("`{host}` is not a host name"),
+                    "a name or `name:port` without a scheme, e.g. `localhost` or `runner.example.com:8080`",
+                );
+            }
+        }
+        self.at_least(
+            "config.mcp.output_chars",
+            m.output_chars,
+            200,
+            "characters (a traceback needs room)",
+        );
     }
 
     // --- value checks shared by several keys ---
@@ -651,6 +762,24 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// Whether `url` is `http://` to a host that is not loopback.
+pub fn cleartext_off_host(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 /// `A-Z a-z 0-9 _`, not starting with a digit.

@@ -102,8 +102,8 @@ fn unknown_keys_and_bad_values_are_reported_together() {
 #[test]
 fn unknown_key_inside_a_list_entry_and_a_flow_map() {
     let text = edited(
-        "        roles: [data]\n",
-        "        roles: [data]\n        rolez: []\n",
+        "        roles: []\n        profile: data\n",
+        "        roles: []\n        rolez: []\n        profile: data\n",
     );
     let (p, _) = only_problem(&text, "config.access.tiers[1]");
     assert_eq!(p.line, Some(line_of(&text, "rolez:", 1)));
@@ -192,8 +192,8 @@ fn tier_naming_an_unknown_profile_is_refused() {
 #[test]
 fn privileged_profile_on_a_non_admin_tier_is_refused() {
     let text = edited(
-        "        roles: [data]\n",
-        "        roles: [data]\n        privileged_profile: privileged\n",
+        "        roles: []\n        profile: data\n",
+        "        roles: []\n        privileged_profile: privileged\n        profile: data\n",
     );
     let (p, msg) = only_problem(&text, "config.access.tiers[1].privileged_profile");
     assert_eq!(
@@ -418,4 +418,139 @@ fn read_errors_name_the_file() {
         is_read && msg.contains("/nonexistent/coderunner.yaml"),
         "{msg}"
     );
+}
+
+/// The admin tier's `roles` line in the default (it ships empty: no Discord admin).
+const ADMIN_ROLES: &str = "        # Nobody on Discord is admin until you add your admin role's id here.\n        roles: []\n";
+/// The data tier's `roles` line.
+const DATA_ROLES: &str = "        roles: []\n        profile: data\n";
+
+#[test]
+fn a_role_name_in_an_admin_tier_is_refused_with_how_to_find_the_id() {
+    for guilds in ["guilds: []", "guilds: [1180000000000000001]"] {
+        let text = edited(ADMIN_ROLES, "        roles: [Admin]\n").replacen(
+            "    guilds: []\n    # Channel",
+            &format!("    {guilds}\n    # Channel"),
+            1,
+        );
+        let (p, msg) = only_problem(&text, "config.access.tiers[2].roles[0]");
+        assert_eq!(p.line, Some(line_of(&text, "roles: [Admin]", 1)));
+        assert!(
+            msg.contains("admin tier") && msg.contains("`Admin`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("Developer Mode") && msg.contains("Copy Role ID"),
+            "the message says how to find the id: {msg}"
+        );
+    }
+}
+
+#[test]
+fn a_role_name_needs_the_servers_it_applies_to() {
+    let text = edited(
+        DATA_ROLES,
+        "        roles: [analysts]\n        profile: data\n",
+    );
+    let (_, msg) = only_problem(&text, "config.access.tiers[1].roles[0]");
+    assert!(
+        msg.contains("access.guilds") && msg.contains("Copy Role ID"),
+        "{msg}"
+    );
+    // Listing the servers makes the name acceptable for an ordinary tier.
+    let scoped = text.replacen(
+        "    guilds: []\n    # Channel",
+        "    guilds: [1180000000000000001]\n    # Channel",
+        1,
+    );
+    let config = Config::from_yaml_str(&scoped, "t.yaml").expect("a scoped name is accepted");
+    assert_eq!(
+        config.tier("data").map(|t| t.roles.clone()),
+        Some(vec![coderunner_config::RoleRef::Name("analysts".into())])
+    );
+}
+
+#[test]
+fn a_role_id_in_quotes_is_an_id_and_an_admin_id_is_accepted() {
+    let text = edited(
+        ADMIN_ROLES,
+        "        roles: [\"1180000000000000102\", 1180000000000000103]\n",
+    );
+    let config = Config::from_yaml_str(&text, "t.yaml").expect("ids are fine in an admin tier");
+    assert_eq!(
+        config.tier("admin").map(|t| t.roles.clone()),
+        Some(vec![
+            coderunner_config::RoleRef::Id(1_180_000_000_000_000_102),
+            coderunner_config::RoleRef::Id(1_180_000_000_000_000_103),
+        ])
+    );
+}
+
+#[test]
+fn plain_http_to_another_machine_needs_insecure() {
+    let node = "    remote: []\n";
+    let text = edited(
+        node,
+        "    remote:\n      - {url: \"http://10.1.2.3:8080\", key_env: RUNNER_KEY}\n",
+    );
+    let (_, msg) = only_problem(&text, "config.runner.remote[0].url");
+    assert!(
+        msg.contains("insecure: true") && msg.contains("https://"),
+        "{msg}"
+    );
+    for ok in [
+        "{url: \"http://10.1.2.3:8080\", key_env: RUNNER_KEY, insecure: true}",
+        "{url: \"https://10.1.2.3:8443\", key_env: RUNNER_KEY}",
+        "{url: \"http://127.0.0.1:8080\", key_env: RUNNER_KEY}",
+    ] {
+        let text = edited(node, &format!("    remote:\n      - {ok}\n"));
+        assert!(Config::from_yaml_str(&text, "t.yaml").is_ok(), "{ok}");
+    }
+}
+
+#[test]
+fn a_workspace_file_cap_of_zero_is_refused() {
+    let text = edited("    max_files: 1000\n", "    max_files: 0\n");
+    let (_, msg) = only_problem(&text, "config.workspaces.max_files");
+    assert!(msg.contains("at least 1"), "{msg}");
+}
+
+#[test]
+fn mcp_tier_origins_hosts_and_output_are_checked() {
+    let (p, msg) = only_problem(
+        &edited("    tier: member\n", "    tier: gold\n"),
+        "config.mcp.tier",
+    );
+    assert!(msg.contains("unknown tier `gold`"), "{msg}");
+    assert!(msg.contains("member"), "the known tiers are listed: {msg}");
+    assert!(p.line.is_some(), "{msg}");
+
+    let (_, msg) = only_problem(
+        &edited(
+            "    allowed_origins: []\n",
+            "    allowed_origins: [\"app.example.com\", \"https://ok.example.com\"]\n",
+        ),
+        "config.mcp.allowed_origins[0]",
+    );
+    assert!(msg.contains("not a browser origin"), "{msg}");
+
+    let (_, msg) = only_problem(
+        &edited(
+            "    allowed_hosts: [localhost, 127.0.0.1, \"::1\"]\n",
+            "    allowed_hosts: []\n",
+        ),
+        "config.mcp.allowed_hosts",
+    );
+    assert!(msg.contains("is empty"), "{msg}");
+
+    let (_, msg) = only_problem(
+        &edited("    output_chars: 20000\n", "    output_chars: 10\n"),
+        "config.mcp.output_chars",
+    );
+    assert!(msg.contains("at least 200"), "{msg}");
+
+    // And the default's mcp section is valid as shipped.
+    let c = Config::from_yaml_str(DEFAULT_YAML, "default.yaml").expect("default parses");
+    assert_eq!(c.mcp.tier, "member");
+    assert!(c.mcp.allowed_origins.is_empty());
 }

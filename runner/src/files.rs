@@ -3,11 +3,17 @@
 //! caps.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use nix::dir::Dir;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{fstatat, FileStat, Mode};
 
 use crate::mime::guess_mime;
 use crate::outcome::OutputFile;
@@ -205,62 +211,75 @@ pub(crate) struct CollectLimits {
 /// Regular, non-hidden files under `dir` that are new or changed since `before`, sorted by path.
 /// Symlinks, devices, FIFOs and sockets are skipped without being opened through; a file too big
 /// for what is left of the byte budget is skipped, never truncated.
+///
+/// The walk never resolves a path string: every directory and file is opened relative to its
+/// parent's fd with `O_NOFOLLOW`, starting from an fd of `dir`, so a directory swapped for a
+/// symlink (to `/etc`, say) fails to open instead of leading out of the workdir. The runner calls
+/// this only once every process of the run is gone; the fd walk is the second wall.
 pub(crate) fn collect_outputs(
     dir: &Path,
     before: &Snapshot,
     limits: CollectLimits,
 ) -> Vec<OutputFile> {
+    let Ok(root) = open_dir_at(None, dir.as_os_str()) else {
+        return Vec::new();
+    };
     let started = Instant::now();
-    let mut found: Vec<(String, PathBuf, u64)> = Vec::new();
+    let mut found: Vec<(String, u64)> = Vec::new();
     let mut visited = 0usize;
-    let mut stack: Vec<(PathBuf, String, usize)> = vec![(dir.to_path_buf(), String::new(), 0)];
-    'walk: while let Some((path, rel, depth)) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&path) else {
+    let mut stack: Vec<(String, usize)> = vec![(String::new(), 0)];
+    'walk: while let Some((rel, depth)) = stack.pop() {
+        let Ok(fd) = open_beneath(&root, &rel, true) else {
             continue;
         };
-        let mut names: Vec<_> = entries.flatten().collect();
-        names.sort_by_key(|e| e.file_name());
+        let Ok(mut listing) = Dir::from_fd(fd) else {
+            continue;
+        };
+        let mut names: Vec<String> = listing
+            .iter()
+            .flatten()
+            // not UTF-8: cannot be named in the reply
+            .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        let dir_fd = listing.as_fd();
         // Reverse so the stack pops in name order.
-        for e in names.into_iter().rev() {
+        for name in names.into_iter().rev() {
             visited += 1;
             if visited > limits.max_entries || started.elapsed() > limits.max_time {
                 tracing::warn!(visited, "output file scan stopped at its cap");
                 break 'walk;
             }
-            let Some(name) = e.file_name().to_str().map(str::to_string) else {
-                continue; // not UTF-8: cannot be named in the reply
-            };
-            if name.starts_with('.') {
+            let Ok(st) = fstatat(dir_fd, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
                 continue;
-            }
+            };
             let child_rel = if rel.is_empty() {
                 name
             } else {
                 format!("{rel}/{name}")
             };
-            let Ok(meta) = fs::symlink_metadata(e.path()) else {
-                continue;
-            };
-            if meta.is_dir() {
+            let kind = st.st_mode & libc::S_IFMT;
+            if kind == libc::S_IFDIR {
                 if depth + 1 < limits.max_depth {
-                    stack.push((e.path(), child_rel, depth + 1));
+                    stack.push((child_rel, depth + 1));
                 }
-            } else if meta.is_file() && before.0.get(&child_rel) != Some(&stamp(&meta)) {
-                found.push((child_rel, e.path(), meta.size()));
+            } else if kind == libc::S_IFREG && before.0.get(&child_rel) != Some(&stat_stamp(&st)) {
+                found.push((child_rel, st.st_size.max(0) as u64));
             }
         }
     }
     found.sort();
     let mut out = Vec::new();
     let mut budget = limits.max_total_bytes;
-    for (rel, path, size) in found {
+    for (rel, size) in found {
         if out.len() >= limits.max_files {
             break;
         }
         if size > budget {
             continue;
         }
-        if let Some(content) = read_regular(&path, size) {
+        if let Some(content) = read_regular(&root, &rel, size) {
             budget -= content.len() as u64;
             out.push(OutputFile {
                 mime: guess_mime(&rel, &content).to_string(),
@@ -273,14 +292,52 @@ pub(crate) fn collect_outputs(
     out
 }
 
-/// Read a regular file without following a symlink at the last component and without blocking
-/// on a FIFO swapped in after the scan; at most `size` bytes.
-fn read_regular(path: &Path, size: u64) -> Option<Vec<u8>> {
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
+fn stat_stamp(st: &FileStat) -> Stamp {
+    Stamp {
+        ino: st.st_ino,
+        size: st.st_size.max(0) as u64,
+        mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+    }
+}
+
+/// Open a directory relative to `parent` (or the current directory) without following a symlink.
+fn open_dir_at(parent: Option<&OwnedFd>, name: &OsStr) -> nix::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    match parent {
+        Some(p) => openat(p, name, flags, Mode::empty()),
+        None => nix::fcntl::open(name, flags, Mode::empty()),
+    }
+}
+
+/// Open `rel` (slash-separated, no `..`) beneath `root` one component at a time, each with
+/// `O_NOFOLLOW` (what openat2's RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS does, on every kernel): a
+/// directory when `dir`, else a regular file opened non-blocking (a FIFO swapped in cannot hang
+/// the scan).
+fn open_beneath(root: &OwnedFd, rel: &str, dir: bool) -> nix::Result<OwnedFd> {
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.iter().any(|p| *p == "." || *p == "..") {
+        return Err(nix::errno::Errno::EINVAL);
+    }
+    let mut at = root.try_clone().map_err(|_| nix::errno::Errno::EMFILE)?;
+    let last = parts.len().saturating_sub(1);
+    for (i, part) in parts.iter().enumerate() {
+        at = if i < last || dir {
+            open_dir_at(Some(&at), OsStr::new(part))?
+        } else {
+            openat(
+                &at,
+                *part,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?
+        };
+    }
+    Ok(at)
+}
+
+/// Read at most `size` bytes of the regular file `rel` beneath `root` (see [`open_beneath`]).
+fn read_regular(root: &OwnedFd, rel: &str, size: u64) -> Option<Vec<u8>> {
+    let file = File::from(open_beneath(root, rel, false).ok()?);
     if !file.metadata().ok()?.is_file() {
         return None;
     }

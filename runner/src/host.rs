@@ -138,7 +138,11 @@ impl HostReport {
             uid_problem: uid_problem(config.runner.uid_range),
             namespaces,
             user_namespaces: probe::unshare(libc::CLONE_NEWUSER),
-            cgroups: cgroups::probe(&config.runner.cgroup_parent),
+            cgroups: if config.runner.cgroups {
+                cgroups::probe(&config.runner.cgroup_parent)
+            } else {
+                cgroups::turned_off()
+            },
             seccomp: probe::seccomp_filter(),
             seccomp_mode: status_field("Seccomp").and_then(|v| v.parse().ok()),
             landlock_abi: probe::landlock_abi(),
@@ -326,6 +330,46 @@ impl HostReport {
         } else {
             Verdict::Degraded(why)
         }
+    }
+}
+
+impl HostReport {
+    /// Names of the protections this host lacks (the `MISSING` rows), without details.
+    pub fn missing(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .checks()
+            .into_iter()
+            .filter(|c| c.status == Status::Missing)
+            .map(|c| c.name)
+            .collect();
+        if !self.root {
+            names.push("root (rootless mode: no per-run uids, no cgroups)".into());
+        }
+        names
+    }
+
+    /// How to get each missing protection, in words an operator can act on (no host paths).
+    pub fn remedies(&self) -> Vec<String> {
+        let mut how = Vec::new();
+        if !self.root {
+            how.push("run coderunner as root, e.g. in its container (`docker run --privileged`, or the capabilities the README lists)".to_string());
+        }
+        if self.namespaces.is_err() || (!self.root && self.user_namespaces.is_err()) {
+            how.push("allow namespaces: run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0)".into());
+        }
+        if self.root && self.uid_problem.is_some() {
+            how.push("set runner.uid_range to uids that no account of /etc/passwd uses".into());
+        }
+        if self.cgroups.iter().any(|c| c.writable.is_err()) {
+            how.push("give coderunner writable memory, pids and cpu cgroups: run it as root with /sys/fs/cgroup mounted read-write (a container needs its own cgroup namespace, e.g. `--cgroupns=private`), and keep runner.cgroups: true".into());
+        }
+        if self.seccomp.is_err() {
+            how.push("use a kernel with seccomp filters (CONFIG_SECCOMP_FILTER) and no container profile that forbids installing one".into());
+        }
+        if self.landlock_abi.is_err() {
+            how.push("use a kernel with Landlock (5.13 or later) enabled at boot (`landlock` in the lsm= parameter)".into());
+        }
+        how
     }
 }
 

@@ -20,6 +20,7 @@ mod seccomp;
 mod spawn;
 mod status;
 mod uids;
+pub mod user_env;
 mod workdir;
 
 pub use files::{

@@ -1,15 +1,14 @@
 //! LocalRunner: runs requests in sandboxes on this host. Owns what is made once (seccomp program,
-//! empty network namespace, cgroup parent, base layout, uid pool) and orchestrates each run:
+//! cgroup parent, base layout, uid pool) and orchestrates each run:
 //! workdir, cgroup, optional compile stage, run stage, output files, teardown.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coderunner_config::{Config, MemoryStrategy, Profile};
+use coderunner_config::{Config, IsolationPolicy, MemoryStrategy, Profile};
 
 use crate::cgroup::{CgroupLimits, CgroupStats, Cgroups, RunCgroup};
 use crate::files::{self, CollectLimits, Snapshot};
@@ -45,8 +44,6 @@ pub struct SandboxSummary {
     /// rlimits only.
     pub cgroups: Option<String>,
     pub landlock_abi: Option<i32>,
-    /// Whether runs join one pre-made empty network namespace.
-    pub shared_netns: bool,
     /// Protections this host cannot give, in words.
     pub degraded: Vec<String>,
 }
@@ -61,10 +58,11 @@ struct Inner {
     uids: Option<UidPool>,
     seccomp: Vec<Vec<u64>>,
     landlock: bool,
-    netns: Option<PathBuf>,
     layout: BaseLayout,
     owner_tag: String,
     summary: SandboxSummary,
+    /// Why every run is refused (`runner.isolation: full` on a host that lacks a protection).
+    refusal: Option<String>,
 }
 
 /// Runs code in sandboxes on this host. Cheap to clone; safe for many concurrent runs.
@@ -75,7 +73,7 @@ pub struct LocalRunner {
 
 impl LocalRunner {
     /// Prepare the sandbox: find the helper, choose root or rootless mode, set up the scratch
-    /// directory, cgroup parent, seccomp program and shared empty network namespace, and sweep
+    /// directory, cgroup parent and seccomp program, and sweep
     /// leftovers of a crashed earlier process.
     pub fn new(config: &Config) -> Result<LocalRunner, RunnerError> {
         let rc = &config.runner;
@@ -132,13 +130,15 @@ impl LocalRunner {
             ))
         };
 
-        let cgroups = if root {
+        let cgroups = if root && rc.cgroups {
             Cgroups::open(&rc.cgroup_parent)
         } else {
             None
         };
+        let mut missing = host.missing();
         if root && cgroups.is_none() && !degraded.iter().any(|d| d.contains("cgroup")) {
             degraded.push("no writable cgroup memory+pids controllers: memory bounded by RLIMIT_AS only, pids by RLIMIT_NPROC only".into());
+            missing.push("cgroups (memory, pids)".into());
         }
         let uids = if root {
             let [first, last] = rc.uid_range;
@@ -166,30 +166,39 @@ impl LocalRunner {
 
         let seccomp = seccomp::compile_policy().map_err(|e| RunnerError::Sandbox(e.to_string()))?;
         let landlock_abi = host.landlock_abi.as_ref().ok().map(|v| *v as i32);
-        // Sharing one empty netns is only safe when Landlock scopes abstract UNIX sockets (ABI 6),
-        // which would otherwise be a channel between concurrent runs.
-        let netns = if root && landlock_abi.is_some_and(|v| v >= 6) {
-            match pinned_netns(&helper, &scratch.join("netns")) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    tracing::warn!("no shared empty network namespace, creating one per run: {e}");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-
         let summary = SandboxSummary {
             mode: if root { "root" } else { "rootless" }.into(),
             cgroups: cgroups.as_ref().map(Cgroups::describe),
             landlock_abi,
-            shared_netns: netns.is_some(),
             degraded,
         };
-        for d in &summary.degraded {
-            tracing::warn!("sandbox protection degraded: {d}");
-        }
+        let refusal = match (rc.isolation, summary.degraded.is_empty()) {
+            (_, true) => None,
+            (IsolationPolicy::Full, false) => {
+                let mut how = host.remedies();
+                if how.is_empty() {
+                    how.push("see `coderunner doctor`".into());
+                }
+                let message = format!(
+                    "this host does not give full isolation, so runs are refused (runner.isolation: full). Missing: {}. How to get it: {}. Or accept less isolation with runner.isolation: degraded_ok.",
+                    missing.join(", "),
+                    how.join("; ")
+                );
+                for d in &summary.degraded {
+                    tracing::error!("sandbox protection missing: {d}");
+                }
+                tracing::error!("{message}");
+                Some(message)
+            }
+            (IsolationPolicy::DegradedOk, false) => {
+                for d in &summary.degraded {
+                    tracing::warn!(
+                        "runner.isolation is degraded_ok: running with less isolation: {d}"
+                    );
+                }
+                None
+            }
+        };
         Ok(LocalRunner {
             inner: Arc::new(Inner {
                 helper,
@@ -200,10 +209,10 @@ impl LocalRunner {
                 uids,
                 seccomp,
                 landlock: landlock_abi.is_some(),
-                netns,
                 layout: BaseLayout::detect(),
                 owner_tag,
                 summary,
+                refusal,
             }),
         })
     }
@@ -217,7 +226,18 @@ impl LocalRunner {
 #[async_trait::async_trait]
 impl Runner for LocalRunner {
     async fn run(&self, request: RunRequest) -> Result<RunOutcome, RunnerError> {
-        self.inner.run(request).await
+        match self.inner.run(request).await {
+            // Set-up failures name host paths (helper, scratch dir, cgroups): log them, and
+            // give the caller, which shows it to chat and HTTP users, the plain reason.
+            Err(e @ (RunnerError::Sandbox(_) | RunnerError::Io(_))) => {
+                tracing::error!(error = %e, "the sandbox could not be set up");
+                Err(RunnerError::Sandbox(
+                    "a problem on the server, not in your code (the operator's log has the details)"
+                        .into(),
+                ))
+            }
+            other => other,
+        }
     }
 }
 
@@ -233,30 +253,6 @@ fn default_helper() -> Result<PathBuf, RunnerError> {
         .parent()
         .map(|d| d.join(crate::helper::PROGRAM_NAME))
         .unwrap_or_else(|| PathBuf::from(crate::helper::PROGRAM_NAME)))
-}
-
-/// Create (or reuse) the pinned empty network namespace at `path`.
-fn pinned_netns(helper: &Path, path: &Path) -> Result<PathBuf, String> {
-    const NSFS_MAGIC: i64 = 0x6e73_6673;
-    let pinned =
-        || nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == NSFS_MAGIC);
-    if pinned() {
-        return Ok(path.to_path_buf());
-    }
-    std::fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
-    // A short-lived helper process makes it (std::process: no fork in this process).
-    let out = std::process::Command::new(helper)
-        .arg0(crate::helper::PROGRAM_NAME)
-        .arg("make-netns")
-        .arg(path)
-        .env_clear()
-        .output()
-        .map_err(|e| format!("running {}: {e}", helper.display()))?;
-    if out.status.success() && pinned() {
-        Ok(path.to_path_buf())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
 }
 
 /// Limits of one stage.
@@ -309,6 +305,8 @@ impl StageLimits {
 struct Measured {
     result: StageResult,
     stats: CgroupStats,
+    /// No process of the stage is left (see [`StageResult::all_gone`]) and its cgroup is removed.
+    all_gone: bool,
 }
 
 impl Measured {
@@ -329,6 +327,17 @@ impl Measured {
 
 impl Inner {
     async fn run(&self, req: RunRequest) -> Result<RunOutcome, RunnerError> {
+        if let Some(why) = &self.refusal {
+            return Ok(RunOutcome::sandbox_error(why.clone()));
+        }
+        // Whatever runner.isolation says: without a cgroup nothing bounds such a language's
+        // memory (no RLIMIT_AS either, it would break the runtime).
+        if self.cgroups.is_none() && req.spec.memory == MemoryStrategy::CgroupOnly {
+            return Ok(RunOutcome::sandbox_error(format!(
+                "{} cannot run on this host: only a memory cgroup bounds its memory (memory: cgroup_only), and this host gives coderunner none; run coderunner as root with writable memory cgroups",
+                req.language
+            )));
+        }
         files::validate_input_set(req.files.iter().map(|f| f.path.as_str()))
             .map_err(|e| RunnerError::InvalidRequest(e.to_string()))?;
         let main = req.main.clone().unwrap_or_else(|| req.spec.file.clone());
@@ -337,6 +346,7 @@ impl Inner {
                 "the program file `{main}` is not among the files of the request"
             )));
         }
+        crate::user_env::check(&req.env).map_err(|e| RunnerError::InvalidRequest(e.to_string()))?;
         for a in &req.args {
             if a.contains('\0') {
                 return Err(RunnerError::InvalidRequest(
@@ -429,7 +439,11 @@ impl Inner {
                 "writing the input files: {e} (are they larger than the workdir?)"
             ))
         })?;
-        let env = plan::environment(&req.spec, &req.limits, values);
+        let mut env = plan::environment(&req.spec, &req.limits, values);
+        for (k, v) in &req.env {
+            env.retain(|(existing, _)| existing != k);
+            env.push((k.clone(), v.clone()));
+        }
 
         let mut compile = None;
         if let Some(argv) = compile_argv {
@@ -502,7 +516,9 @@ impl Inner {
             max_time: SCAN_MAX_TIME,
         };
         let dir = workdir.path().to_path_buf();
-        let files = if v.status == RunStatus::SandboxError {
+        // Collect only once nothing of the run can still change the workdir (the cgroup could be
+        // removed, so it was empty, and the reaper is gone).
+        let files = if v.status == RunStatus::SandboxError || !m.all_gone {
             Vec::new()
         } else {
             tokio::task::spawn_blocking(move || files::collect_outputs(&dir, &snapshot, scan))
@@ -564,8 +580,6 @@ impl Inner {
             .then_some(limits.memory);
         let network = if p.network {
             Network::Host
-        } else if let Some(path) = &self.netns {
-            Network::Join(path.clone())
         } else {
             Network::Isolated
         };
@@ -614,9 +628,10 @@ impl Inner {
         .await;
         let ended = Instant::now();
         let stats = cgroup.as_ref().map(RunCgroup::stats).unwrap_or_default();
-        if let Some(cg) = cgroup {
-            cg.remove().await;
-        }
+        let cgroup_gone = match cgroup {
+            Some(cg) => cg.remove().await,
+            None => true,
+        };
         // Where a stage's time goes, for `RUST_LOG=coderunner_runner=debug` and the benchmarks.
         tracing::debug!(
             stage = cgroup_id,
@@ -625,8 +640,10 @@ impl Inner {
             teardown_us = ended.elapsed().as_micros() as u64,
             "stage timings"
         );
+        let result = result?;
         Ok(Measured {
-            result: result?,
+            all_gone: result.all_gone && cgroup_gone,
+            result,
             stats,
         })
     }

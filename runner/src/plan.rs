@@ -100,6 +100,7 @@ pub(crate) fn etc_files(uid: u32, gid: u32, network: bool) -> Vec<(String, Strin
 pub(crate) struct Placeholders {
     pub file: String,
     pub heap_mib: u64,
+    pub memory_mib: u64,
 }
 
 impl Placeholders {
@@ -107,6 +108,7 @@ impl Placeholders {
         Placeholders {
             file: main_file.to_string(),
             heap_mib: (memory_bytes / (1 << 20)) * 3 / 4,
+            memory_mib: memory_bytes / (1 << 20),
         }
     }
 
@@ -114,6 +116,7 @@ impl Placeholders {
         s.replace("{file}", &self.file)
             .replace("{exe}", EXE)
             .replace("{heap_mib}", &self.heap_mib.to_string())
+            .replace("{memory_mib}", &self.memory_mib.to_string())
             .replace("{workdir}", WORKDIR)
     }
 }
@@ -192,6 +195,7 @@ mod tests {
     fn placeholders_and_lookup() {
         let v = Placeholders::new("main.js", 256 << 20);
         assert_eq!(v.heap_mib, 192);
+        assert_eq!(v.fill("R_MAX_VSIZE={memory_mib}Mb"), "R_MAX_VSIZE=256Mb");
         let argv = command(
             &[
                 "node".into(),

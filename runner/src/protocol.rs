@@ -28,11 +28,8 @@ pub enum Isolation {
 /// Where the program's network comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Network {
-    /// A fresh, empty network namespace (loopback down).
+    /// A fresh, empty network namespace of the run's own (loopback down).
     Isolated,
-    /// Join this pre-made empty network namespace (a bind-mounted nsfs file): cheaper than
-    /// creating one per run.
-    Join(PathBuf),
     /// Share the host's network (privileged profiles only).
     Host,
 }
@@ -87,6 +84,9 @@ pub struct HelperSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Report {
+    /// The reaper's pid (in the helper's, i.e. the host's, pid namespace): when it has exited,
+    /// every process of the run has (it is PID 1 of the run's pid namespace).
+    Reaper { pid: i32 },
     /// The sandbox could not be set up; the program never ran.
     SetupError { message: String },
     /// How Landlock ended up (e.g. `fully_enforced`).

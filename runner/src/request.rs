@@ -22,6 +22,9 @@ pub struct RunRequest {
     pub main: Option<String>,
     pub stdin: Vec<u8>,
     pub args: Vec<String>,
+    /// Variables the author asked for (checked by [`crate::user_env::check`]); they come after the
+    /// sandbox's and the language's own.
+    pub env: Vec<(String, String)>,
     /// The limits of this run (already adjusted for the tier and the user's flags).
     pub limits: Profile,
 }

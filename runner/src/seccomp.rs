@@ -1,12 +1,16 @@
 //! The seccomp policy of sandboxed programs, compiled once per LocalRunner and applied by the helper.
 //!
-//! Three stacked filters (the kernel runs all of them and the strictest answer wins):
+//! Four stacked filters (the kernel runs all of them and the strictest answer wins):
 //! 1. a deny list returning EPERM: mount family, namespaces, ptrace, bpf, keys, io_uring, perf,
-//!    userfaultfd, modules, kexec, reboot, swap, chroot, handle-based opens, `clone` with any
-//!    `CLONE_NEW*` flag and `personality` with anything but the harmless personas;
+//!    userfaultfd, modules, kexec, reboot, swap, chroot, handle-based opens, NUMA and LDT calls,
+//!    `clone` with any `CLONE_NEW*` flag and `personality` with anything but the harmless personas;
 //! 2. `clone3` returns ENOSYS, so glibc falls back to `clone(2)`, whose flags filter 1 can see
 //!    (seccomp cannot inspect clone3's struct argument);
-//! 3. a hand-written filter returning ENOSYS for every x32 syscall number (`nr | 0x40000000`),
+//! 3. `socket` and `socketpair` with any family but AF_UNIX, AF_INET and AF_INET6 return
+//!    EAFNOSUPPORT, in every profile: netlink and packet sockets reach kernel subsystems (and,
+//!    for NETLINK_USERSOCK, other processes), and AF_VSOCK is not network-namespaced at all, so on
+//!    a VM host it would reach the hypervisor's services even from a run without network;
+//! 4. a hand-written filter returning ENOSYS for every x32 syscall number (`nr | 0x40000000`),
 //!    which seccompiler's architecture check does not catch and a deny list would miss.
 
 use std::collections::BTreeMap;
@@ -80,6 +84,21 @@ const DENIED: &[i64] = &[
     libc::SYS_fanotify_init,
     libc::SYS_lookup_dcookie,
     libc::SYS_uselib,
+    // old attack surface (LDT) and other processes' or the machine's memory placement; Docker's
+    // default profile refuses them too
+    libc::SYS_modify_ldt,
+    libc::SYS_mbind,
+    libc::SYS_set_mempolicy,
+    libc::SYS_migrate_pages,
+    libc::SYS_move_pages,
+    libc::SYS_process_madvise,
+];
+
+/// Socket families a sandboxed program may create; every other one gets EAFNOSUPPORT.
+const ALLOWED_SOCKET_FAMILIES: &[u64] = &[
+    libc::AF_UNIX as u64,
+    libc::AF_INET as u64,
+    libc::AF_INET6 as u64,
 ];
 
 /// `CLONE_NEW*` flags that create namespaces (CLONE_NEWTIME shares its bit with the exit signal
@@ -155,6 +174,33 @@ fn clone3_filter() -> Result<BpfProgram, SeccompError> {
     .map_err(err)
 }
 
+/// A family outside [`ALLOWED_SOCKET_FAMILIES`] (first argument of socket and socketpair) gets
+/// EAFNOSUPPORT, the answer of a kernel built without it, which programs handle gracefully.
+fn socket_family_filter() -> Result<BpfProgram, SeccompError> {
+    let not_allowed = || {
+        ALLOWED_SOCKET_FAMILIES
+            .iter()
+            .map(|f| SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, *f))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)
+            .and_then(|c| SeccompRule::new(c).map_err(err))
+    };
+    SeccompFilter::new(
+        [
+            (libc::SYS_socket, vec![not_allowed()?]),
+            (libc::SYS_socketpair, vec![not_allowed()?]),
+        ]
+        .into_iter()
+        .collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EAFNOSUPPORT as u32),
+        TargetArch::x86_64,
+    )
+    .map_err(err)?
+    .try_into()
+    .map_err(err)
+}
+
 /// ld [nr]; jge 0x40000000 ? errno(ENOSYS) : allow. Runs after the arch check of the other
 /// filters, which kill any non-x86_64 arch.
 fn x32_filter() -> BpfProgram {
@@ -198,10 +244,15 @@ pub fn compile_policy() -> Result<Vec<Vec<u64>>, SeccompError> {
             "the seccomp policy is written for x86_64 only".into(),
         ));
     }
-    Ok([deny_filter()?, clone3_filter()?, x32_filter()]
-        .iter()
-        .map(|p| pack(p))
-        .collect())
+    Ok([
+        deny_filter()?,
+        clone3_filter()?,
+        socket_family_filter()?,
+        x32_filter(),
+    ]
+    .iter()
+    .map(|p| pack(p))
+    .collect())
 }
 
 /// Pack instructions as `code | jt << 16 | jf << 24 | k << 32`.
@@ -234,7 +285,7 @@ mod tests {
     #[test]
     fn policy_compiles_and_packs_losslessly() {
         let policy = compile_policy().expect("policy");
-        assert_eq!(policy.len(), 3);
+        assert_eq!(policy.len(), 4);
         for packed in &policy {
             assert!(!packed.is_empty());
             assert_eq!(pack(&unpack(packed)), *packed);

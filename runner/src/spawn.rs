@@ -47,6 +47,9 @@ pub(crate) struct StageResult {
     /// (max RSS in KiB, user+system CPU in µs) from the reaper's rusage.
     pub usage: Option<(u64, u64)>,
     pub landlock: Option<String>,
+    /// Whether every process of the stage is known to be gone (the reaper was reaped by the
+    /// helper, or it has exited since); output files are collected only then.
+    pub all_gone: bool,
 }
 
 /// Run the helper with `spec` and wait for the sandboxed program to finish.
@@ -63,9 +66,9 @@ pub(crate) async fn run_stage(
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     let mut cmd = tokio::process::Command::new(helper);
     // The name tells an executable that embeds the helper (the `coderunner` binary) to be it.
+    // No pid or path in argv: it is what the sandbox's /proc/1/cmdline shows.
     cmd.arg0(crate::helper::PROGRAM_NAME)
         .arg("run")
-        .arg(std::process::id().to_string())
         .env_clear()
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .stdout(Stdio::piped())
@@ -169,10 +172,22 @@ pub(crate) async fn run_stage(
     let mut end = End::Unknown;
     let mut usage = None;
     let mut landlock = None;
+    let mut reaper = None;
+    let finished = reports
+        .iter()
+        .any(|r| matches!(r, Report::Exited { .. } | Report::Signaled { .. }));
     for r in reports {
         match r {
-            Report::Exited { code } => end = End::Exited(code),
-            Report::Signaled { signal } => end = End::Signaled(signal),
+            Report::Reaper { pid } => reaper = Some(pid),
+            // A set-up error of the program process (execve failed) is followed by the
+            // reaper's report of its exit: the set-up error is what happened.
+            Report::Exited { code } if !matches!(end, End::SetupError(_)) => {
+                end = End::Exited(code)
+            }
+            Report::Signaled { signal } if !matches!(end, End::SetupError(_)) => {
+                end = End::Signaled(signal)
+            }
+            Report::Exited { .. } | Report::Signaled { .. } => {}
             Report::SetupError { message } => {
                 if !matches!(end, End::SetupError(_)) {
                     end = End::SetupError(message)
@@ -186,6 +201,22 @@ pub(crate) async fn run_stage(
             } => usage = Some((max_rss_kib, user_us + system_us)),
         }
     }
+    // The helper reports how the program ended only after it has reaped the reaper, and when
+    // the reaper exits the kernel has already killed the rest of its pid namespace. Otherwise
+    // (the helper was killed, or failed) the reaper may still be dying: wait for it.
+    let reaped = finished;
+    let all_gone = match reaper {
+        Some(pid) if !reaped => tokio::task::spawn_blocking(move || wait_for_exit(pid, KILL_GRACE))
+            .await
+            .unwrap_or(false),
+        _ => true,
+    };
+    if !all_gone {
+        tracing::error!(
+            pid,
+            "a run's processes were still alive after it was killed"
+        );
+    }
     Ok(StageResult {
         end,
         killed,
@@ -193,5 +224,43 @@ pub(crate) async fn run_stage(
         wall,
         usage,
         landlock,
+        all_gone,
     })
+}
+
+/// Wait up to `within` for process `pid` (not our child) to exit; true when it has, or is not
+/// there. Its pid cannot have been reused while it lived: a reused pid only means it is gone, and
+/// at worst costs this wait.
+fn wait_for_exit(pid: i32, within: Duration) -> bool {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        // ESRCH: already gone. Anything else (ENOSYS before 5.3): poll /proc instead.
+        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+            return true;
+        }
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        return false;
+    }
+    // SAFETY: a fresh fd from pidfd_open, owned here.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    let mut pfd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = within.as_millis().min(i32::MAX as u128) as i32;
+    loop {
+        // SAFETY: poll on one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return n == 1;
+        }
+    }
 }

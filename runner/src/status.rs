@@ -6,6 +6,9 @@ use crate::cgroup::CgroupStats;
 use crate::outcome::RunStatus;
 use crate::spawn::{End, Kill};
 
+/// What a user is told when the sandbox could not be set up (the detail goes to the log only).
+pub(crate) const SETUP_FAILED: &str = "the sandbox could not be set up, so the program did not run; this is a problem on the server, not in your code (the operator's log has the details)";
+
 /// The verdict on one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verdict {
@@ -37,11 +40,14 @@ pub(crate) fn classify(
         error,
     };
     if let End::SetupError(msg) = end {
+        // The detail names host paths (scratch dir, workdir, binds): the log keeps it, the user
+        // gets the plain reason.
+        tracing::error!(detail = %msg, "the sandbox could not be set up");
         return verdict(
             RunStatus::SandboxError,
             None,
             None,
-            Some(format!("the sandbox could not start the program: {msg}")),
+            Some(SETUP_FAILED.into()),
         );
     }
     match killed {
@@ -123,7 +129,7 @@ fn cpu_limit_hit(stats: &CgroupStats, cpu_limit_secs: u64) -> bool {
 }
 
 fn ms_text(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", ms as f64 / 1000.0)

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -68,8 +68,42 @@ impl Workdir {
                 tracing::error!(path = %self.path.display(), "unmounting a workdir: {e}");
             }
         }
-        if let Err(e) = fs::remove_dir_all(&self.path) {
+        if let Err(e) = remove_tree(&self.path) {
             tracing::error!(path = %self.path.display(), "removing a workdir: {e}");
+        }
+    }
+}
+
+/// Delete a directory tree the program may have left unreadable (`chmod 000` on a
+/// subdirectory stops even its owner from listing it, and rootless there is no CAP_DAC_OVERRIDE):
+/// on failure, give every directory back its owner's rwx, never through a symlink, and retry.
+pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(_) => {
+            make_removable(path, 0);
+            fs::remove_dir_all(path)
+        }
+    }
+}
+
+/// Deeper than any workdir can be (its inode cap and the kernel's path limits bound it anyway).
+const MAX_DEPTH: usize = 4096;
+
+fn make_removable(dir: &Path, depth: usize) {
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() || depth > MAX_DEPTH {
+        return;
+    }
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                make_removable(&e.path(), depth + 1);
+            }
         }
     }
 }
@@ -95,7 +129,7 @@ pub(crate) fn sweep(runs_dir: &Path, is_stale: impl Fn(&str) -> bool) -> usize {
         let path = e.path();
         // Several stacked mounts are possible in theory; unmount until it is a plain directory.
         while umount2(&path, MntFlags::MNT_DETACH).is_ok() {}
-        if fs::remove_dir_all(&path).is_ok() {
+        if remove_tree(&path).is_ok() {
             removed += 1;
         }
     }

@@ -4,5 +4,6 @@ pub mod console;
 pub mod fake_ai;
 pub mod fake_discord;
 pub mod harness;
+pub mod languages;
 pub mod png;
 pub mod safety_net;

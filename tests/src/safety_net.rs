@@ -112,6 +112,7 @@ pub fn request(language: &str, code: &str) -> RunRequest {
         spec: spec.clone(),
         stdin: Vec::new(),
         args: Vec::new(),
+        env: Vec::new(),
         limits: profile(),
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use coderunner_config::{Quota, RoleRef};
 use coderunner_tests::fake_discord::{
-    launch, test_config, BotProcess, Call, FakeDiscord, CHANNEL, OTHER_CHANNEL, ROLE_DATA,
+    launch, test_config, BotProcess, Call, FakeDiscord, CHANNEL, GUILD, OTHER_CHANNEL, ROLE_DATA,
     TEST_TOKEN, THREAD, WAIT,
 };
 
@@ -29,6 +29,8 @@ const PRINT_RAN: &str = "!run py\n```py\nprint('ran' + 'ok')\n```";
 async fn a_user_without_the_role_is_refused_and_one_with_it_runs() {
     let (fake, bot) = launch(|c| {
         c.access.default_tier = None;
+        // A role name counts only in the servers listed here.
+        c.access.guilds = vec![GUILD];
         for tier in &mut c.access.tiers {
             if tier.name == "member" {
                 tier.roles = vec![RoleRef::Name("data".into())];

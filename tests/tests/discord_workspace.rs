@@ -3,173 +3,22 @@
 //! a plot back as a PNG, keep files for the next run in the same thread and not in another one,
 //! and enforce `!reset`, the quota, the idle TTL and "never sync a symlink back".
 
-use std::path::{Path, PathBuf};
+mod discord_support;
+
 use std::time::{Duration, Instant};
 
-use coderunner_config::{ByteSize, Config, HumanDuration};
-use coderunner_tests::fake_discord::{
-    test_config, BotProcess, Call, FakeDiscord, User, CHANNEL, OTHER_THREAD, TEST_TOKEN, THREAD,
-    WAIT,
-};
-use coderunner_tests::{png, safety_net};
-use serde_json::Value;
+use coderunner_config::{ByteSize, HumanDuration};
+use coderunner_tests::fake_discord::{CHANNEL, OTHER_THREAD, THREAD};
+use coderunner_tests::png;
+use discord_support::*;
 
 const SALES: &str = "month,revenue,units\n1,1200.5,10\n2,1350.0,12\n3,990.25,8\n4,1810.75,15\n5,1600.0,13\n6,2100.5,18\n";
-
-/// A Python program that prints the sorted names in its working directory.
-const LIST: &str = "import os\nprint('files:', sorted(os.listdir('.')))";
-
-/// The fake Discord, the bot and where the bot keeps its workspaces.
-struct Setup {
-    fake: FakeDiscord,
-    bot: BotProcess,
-    workspaces: PathBuf,
-}
-
-/// Start the bot with workspaces on (the defaults: per thread), the safety net's runner settings,
-/// no per-user rate limits (the tests run more than five times a minute), room for `import
-/// pandas` on a loaded machine, and no "running…" message (each run is answered by one post).
-async fn start(tweak: impl FnOnce(&mut Config)) -> Setup {
-    let fake = FakeDiscord::start().await.expect("the fake Discord starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = test_config(&fake, dir.path(), |c| {
-        c.runner = safety_net::config().runner.clone();
-        c.rate_limits.user.clear();
-        c.rate_limits.guild.clear();
-        c.discord.progress_after = Duration::from_secs(600).into();
-        let p = c.profiles.get_mut("default").expect("default profile");
-        p.wall_time = Duration::from_secs(60).into();
-        p.cpu_time = Duration::from_secs(60).into();
-        tweak(c);
-    });
-    let workspaces = config.data_dir.join("workspaces");
-    let bot = BotProcess::start_in(dir, &config, Some(TEST_TOKEN));
-    assert!(
-        fake.wait_ready(WAIT).await,
-        "the bot never became ready; log:\n{}",
-        bot.log()
-    );
-    Setup {
-        fake,
-        bot,
-        workspaces,
-    }
-}
-
-impl Setup {
-    /// `who` posts `content` (with `attachments`) in `channel`; returns the bot's reply to it.
-    async fn ask(&self, who: &User, channel: u64, content: &str, attachments: Vec<Value>) -> Call {
-        let mark = self.fake.mark();
-        let id = self.fake.post(who, channel, content, attachments);
-        let path = format!("/api/v10/channels/{channel}/messages");
-        // Discord sends snowflakes as strings.
-        let reference = id.to_string();
-        self.fake
-            .wait_call(mark, WAIT, |c| {
-                c.method == "POST"
-                    && c.path == path
-                    && c.status == 200
-                    && c.body()["message_reference"]["message_id"].as_str()
-                        == Some(reference.as_str())
-            })
-            .await
-            .unwrap_or_else(|| {
-                panic!(
-                    "no reply to {content:?} in {channel}; log:\n{}",
-                    self.bot.log()
-                )
-            })
-    }
-
-    /// `!run python` with `code` in a block; returns the reply's text and the call.
-    async fn run(&self, who: &User, channel: u64, code: &str) -> (String, Call) {
-        self.run_with(who, channel, code, Vec::new()).await
-    }
-
-    async fn run_with(
-        &self,
-        who: &User,
-        channel: u64,
-        code: &str,
-        attachments: Vec<Value>,
-    ) -> (String, Call) {
-        let call = self
-            .ask(
-                who,
-                channel,
-                &format!("!run python\n```py\n{code}\n```"),
-                attachments,
-            )
-            .await;
-        (call.content().unwrap_or_default(), call)
-    }
-
-    /// The text of the bot's answer to a text command such as `!files`.
-    async fn say(&self, who: &User, channel: u64, text: &str) -> String {
-        self.ask(who, channel, text, Vec::new())
-            .await
-            .content()
-            .unwrap_or_default()
-    }
-
-    /// The on-disk directory of a thread's workspace.
-    fn thread_dir(&self, thread: u64) -> PathBuf {
-        self.workspaces.join(format!("thread-{thread}"))
-    }
-}
-
-/// The reply's first line: the status line.
-fn status_line(reply: &str) -> &str {
-    reply.lines().next().unwrap_or("")
-}
-
-/// The whitespace-separated cells of the output line starting with `label`.
-fn row<'a>(reply: &'a str, label: &'a str) -> Vec<&'a str> {
-    reply
-        .lines()
-        .map(str::split_whitespace)
-        .find_map(|mut cells| {
-            (cells.next() == Some(label)).then(|| {
-                let mut row = vec![label];
-                row.extend(cells);
-                row
-            })
-        })
-        .unwrap_or_default()
-}
-
-/// Every path under `dir` (relative), with whether it is a symlink; nothing is followed.
-fn tree(dir: &Path) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
-                continue;
-            };
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            if meta.is_dir() {
-                stack.push(e.path());
-            }
-            out.push((rel, meta.file_type().is_symlink()));
-        }
-    }
-    out.sort();
-    out
-}
 
 /// A size as the bot writes it, for sizes below 1 MiB.
 fn size_text(n: usize) -> String {
     match n {
         0..=1023 => format!("{n} B"),
-        _ if n % 1024 == 0 => format!("{} KiB", n / 1024),
+        _ if n.is_multiple_of(1024) => format!("{} KiB", n / 1024),
         _ => format!("{:.1} KiB", n as f64 / 1024.0),
     }
 }

@@ -77,11 +77,13 @@ async fn document_parses_and_lists_every_route() {
         .collect();
     let mut expected = vec![
         "args",
+        "env",
         "files",
         "language",
         "limits",
         "main",
         "privileged",
+        "profile",
         "stdin",
         "version",
     ];
@@ -91,6 +93,7 @@ async fn document_parses_and_lists_every_route() {
     assert_eq!(got, expected);
     let full = json!({
         "language": "python", "version": "3", "main": "main.py", "stdin": "s", "args": ["a"],
+        "env": {"GREETING": "hi"},
         "limits": {"wall_time": "5s", "memory": "128MiB"}, "privileged": false,
         "files": [{"name": "main.py", "content": "print(input())", "encoding": "utf8"}],
     });

@@ -199,7 +199,7 @@ async fn guild_allowlist_and_no_default_tier() {
     let reply = rig.send(m).await;
     assert_eq!(
         reply.content,
-        "🚫 you need one of these roles to run code: data, admin"
+        "🚫 you need one of these roles to run code: role id 1180000000000000101, role id 1180000000000000102"
     );
 }
 
@@ -443,8 +443,10 @@ async fn direct_runs_share_access_and_audit() {
         main: None,
         stdin: b"in".to_vec(),
         args: vec![],
+        env: vec![],
         limits: RequestedLimits::default(),
         privileged,
+        profile: None,
     };
     let outcome = rig
         .pipeline

@@ -17,8 +17,10 @@ async fn no_capabilities_no_new_privs_seccomp_on() {
     };
     assert_eq!(field("CapEff:"), "0000000000000000");
     assert_eq!(field("CapPrm:"), "0000000000000000");
-    assert_eq!(field("CapBnd:").len(), 16);
+    // Nothing can be regained either: bounding, ambient and inheritable sets are empty.
+    assert_eq!(field("CapBnd:"), "0000000000000000");
     assert_eq!(field("CapAmb:"), "0000000000000000");
+    assert_eq!(field("CapInh:"), "0000000000000000");
     assert_eq!(field("NoNewPrivs:"), "1");
     assert_eq!(field("Seccomp:"), "2");
     let ids: Vec<u32> = o
@@ -74,11 +76,17 @@ sys('init_module', 175, 0, 0, 0)
 sys('reboot', 169, 0xfee1dead, 672274793, 0x1234567, 0)
 sys('x32_getpid', 0x40000000 | 39)
 sys('open_by_handle_at', 304, 0, 0, 0)
+sys('modify_ldt', 154, 0, 0, 0)
+sys('mbind', 237, 0, 4096, 0, 0, 0, 0)
+sys('set_mempolicy', 238, 0, 0, 0)
+sys('migrate_pages', 256, 0, 8, 0, 0)
+sys('move_pages', 279, 0, 0, 0, 0, 0, 0)
+sys('process_madvise', 440, 0, 0, 0, 0, 0)
 "#;
     let o = run("python", code).await;
     assert_eq!(o.status, RunStatus::Exited, "{o:?}");
     let results: Vec<(&str, &str)> = o.stdout.lines().filter_map(|l| l.split_once(' ')).collect();
-    assert_eq!(results.len(), 23, "{o:?}");
+    assert_eq!(results.len(), 29, "{o:?}");
     for (name, result) in &results {
         let expected: &[&str] = match *name {
             // clone3-style fallbacks and foreign ABIs report "no such call" rather than EPERM.
@@ -101,4 +109,36 @@ sys('open_by_handle_at', 304, 0, 0, 0)
         o.stdout, "clone3 -1 38\nthread ran\nsubprocess ran\n",
         "{o:?}"
     );
+}
+
+#[tokio::test]
+async fn pid_1_and_mountinfo_show_no_host_pid_or_path() {
+    let _g = safety_net::shared().await;
+    let o = run(
+        "python",
+        "import os\n\
+         print(repr(open('/proc/1/cmdline', 'rb').read()))\n\
+         print(open('/proc/self/mountinfo').read())\n\
+         print('cwd', os.getcwd())\n",
+    )
+    .await;
+    assert_eq!(o.status, RunStatus::Exited, "{o:?}");
+    // The reaper's argv carries no pid (the helper learns its parent from the control socket).
+    let cmdline = o.stdout.lines().next().unwrap_or_default();
+    assert_eq!(cmdline, "b'coderunner-sandbox\\x00run\\x00'", "{o:?}");
+    let bot_pid = std::process::id().to_string();
+    assert!(
+        !cmdline.contains(&bot_pid),
+        "the host pid {bot_pid} is visible: {cmdline}"
+    );
+    // Neither the scratch directory (where the root and workdirs live) nor the workdir's host path
+    // appears in any mount's root, mount point or source.
+    assert!(o.stdout.contains(" /work "), "no /work mount? {o:?}");
+    for host_path in [safety_net::SCRATCH, "/runs/", "/root"] {
+        assert!(
+            !o.stdout.contains(host_path),
+            "mountinfo shows the host path {host_path}: {}",
+            o.stdout
+        );
+    }
 }

@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coderunner_commands::{Identity, Incoming, NoProgress, Pipeline, Place, Platform, Reply, Role};
-use coderunner_config::{ByteSize, Config, HumanDuration};
+use coderunner_config::{ByteSize, Config, HumanDuration, RoleRef};
 use coderunner_runner::{LocalRunner, Runner};
+
+/// The admin role's id (tiers are matched by role id).
+const ADMIN_ROLE: u64 = 1_180_000_000_000_000_102;
 
 struct Rig {
     pipeline: Pipeline,
@@ -21,6 +24,11 @@ fn rig_with(edit: impl FnOnce(&mut Config)) -> Rig {
     config.data_dir = dir.path().to_path_buf();
     config.rate_limits.user.clear();
     config.rate_limits.guild.clear();
+    for tier in &mut config.access.tiers {
+        if tier.admin {
+            tier.roles = vec![RoleRef::Id(ADMIN_ROLE)];
+        }
+    }
     edit(&mut config);
     let runner: Arc<dyn Runner> = Arc::new(LocalRunner::new(&config).expect("sandbox"));
     let pipeline = Pipeline::new(Arc::new(config), runner).expect("pipeline");
@@ -39,7 +47,7 @@ fn member(id: &str) -> Identity {
 fn admin(id: &str) -> Identity {
     let mut who = member(id);
     who.roles.push(Role {
-        id: None,
+        id: Some(ADMIN_ROLE),
         name: "admin".into(),
     });
     who

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use coderunner_config::{Config, ConfigError, Profile};
+use coderunner_config::{Config, ConfigError, Profile, RoleRef};
 
 /// Check `path` (else the `--config` file, else the embedded default).
 pub fn execute(path: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -63,14 +63,19 @@ pub fn summary(source: &str, config: &Config) -> String {
     }
     out += &format!("tiers ({}, lowest first):\n", config.access.tiers.len());
     for t in &config.access.tiers {
-        let roles = if t.roles.is_empty() {
+        let roles = if t.roles.is_empty() && t.admin {
+            "no roles (nobody on Discord is admin until you add your admin role's id to its `roles`: Developer Mode on, Server Settings -> Roles, right-click the role -> Copy Role ID)".to_string()
+        } else if t.roles.is_empty() {
             "no roles".to_string()
         } else {
             format!(
                 "roles {}",
                 t.roles
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|r| match r {
+                        RoleRef::Id(id) => format!("id {id}"),
+                        RoleRef::Name(n) => format!("named `{n}` (in access.guilds only)"),
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             )

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use coderunner_config::IsolationPolicy;
 use coderunner_runner::host::{HostReport, Status, Verdict};
 
 /// Probe the host for the config at `config_path` (or the embedded default) and print the report.
@@ -11,6 +12,7 @@ pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     let report = HostReport::probe(&config);
     print!("{}", render(&report));
+    print!("{}", policy(&report, config.runner.isolation));
     println!("{}", ai_line(&config));
     Ok(match report.verdict() {
         Verdict::Full => ExitCode::SUCCESS,
@@ -103,4 +105,24 @@ fn ai_line(config: &coderunner_config::Config) -> String {
         }
         Err(e) => format!("ai: {} does not answer: {e}", client.base_url()),
     }
+}
+
+/// What `runner.isolation` makes of the verdict (nothing to add on a full host), with how to get
+/// each missing protection.
+pub fn policy(report: &HostReport, isolation: IsolationPolicy) -> String {
+    if report.verdict() == Verdict::Full {
+        return String::new();
+    }
+    let mut out = match isolation {
+        IsolationPolicy::Full => "runner.isolation: full, so runs are REFUSED on this host until it gives full isolation (or until you accept less with runner.isolation: degraded_ok).\n".to_string(),
+        IsolationPolicy::DegradedOk => "WARNING: runner.isolation: degraded_ok, so runs go ahead with LESS isolation than the security model promises (languages with memory: cgroup_only are still refused without cgroups).\n".to_string(),
+    };
+    let how = report.remedies();
+    if !how.is_empty() {
+        out += "how to get full isolation:\n";
+        for h in how {
+            out += &format!("  - {h}\n");
+        }
+    }
+    out
 }

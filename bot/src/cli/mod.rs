@@ -12,6 +12,7 @@ mod console;
 mod discord;
 mod doctor;
 mod languages;
+mod mcp;
 mod not_built;
 mod run;
 mod serve;
@@ -53,6 +54,8 @@ pub enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Serve MCP on stdin/stdout, for an AI agent (Claude, Cursor, VS Code...) that starts it.
+    Mcp,
     /// Run one file in the sandbox and print the outcome.
     Run(RunArgs),
     /// Check a config file and print a summary or the errors.
@@ -128,6 +131,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Discord) => discord::execute(config),
         Some(Command::Console { out }) => console::execute(config, out, false),
         Some(Command::Serve { listen }) => serve::execute(config, listen),
+        Some(Command::Mcp) => mcp::execute(config),
         Some(Command::Run(args)) => run::execute(config, args),
         Some(Command::CheckConfig { path }) => check_config::execute(path.as_deref().or(config)),
         Some(Command::Languages) => languages::execute(config),

@@ -109,6 +109,7 @@ fn build_request(config: &Config, args: &RunArgs) -> anyhow::Result<RunRequest> 
         spec: spec.clone(),
         stdin,
         args: args.args.clone(),
+        env: Vec::new(),
         limits,
     })
 }

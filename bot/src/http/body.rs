@@ -2,7 +2,7 @@
 //! turn it into a run the pipeline can take, each failure a 400 with a precise message.
 
 use base64::Engine as _;
-use coderunner_config::{ByteSize, Config, HumanDuration};
+use coderunner_config::{ByteSize, Config, HumanDuration, Profile};
 use coderunner_runner::{validate_input_path, validate_input_set, FileNameError, InputFile};
 use serde::{Deserialize, Serialize};
 
@@ -30,10 +30,17 @@ pub struct RunBody {
     pub stdin: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<String>>,
+    /// Environment variables for the program, e.g. `{"GREETING": "hi"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsBody>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged: Option<bool>,
+    /// A whole profile (every limit), as a bot sending runs to this node forwards its own:
+    /// each limit becomes the lower of this and the key's tier ceiling. Not with `limits`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -76,8 +83,10 @@ pub struct ValidRun {
     pub main: String,
     pub stdin: Vec<u8>,
     pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
     pub limits: LimitsBody,
     pub privileged: bool,
+    pub profile: Option<Profile>,
 }
 
 /// Parse the raw body; serde's messages name the field, line and column.
@@ -189,6 +198,12 @@ pub fn validate(body: RunBody, config: &Config) -> Result<ValidRun, ApiError> {
             format!("args[{i}] contains a NUL character, which a program argument cannot hold"),
         ));
     }
+    if body.limits.is_some() && body.profile.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "send either limits (to adjust the tier's defaults) or profile (every limit, capped by the tier), not both",
+        ));
+    }
     let limits = body.limits.unwrap_or_default();
     if limits.wall_time.is_some_and(HumanDuration::is_zero) {
         return Err(ApiError::bad_request(
@@ -202,6 +217,9 @@ pub fn validate(body: RunBody, config: &Config) -> Result<ValidRun, ApiError> {
             "limits.memory must be more than 0, e.g. \"128MiB\"",
         ));
     }
+    let env: Vec<(String, String)> = body.env.unwrap_or_default().into_iter().collect();
+    coderunner_runner::user_env::check(&env)
+        .map_err(|e| ApiError::bad_request("invalid_env", format!("env: {e}")))?;
     Ok(ValidRun {
         language,
         version: body.version,
@@ -209,8 +227,10 @@ pub fn validate(body: RunBody, config: &Config) -> Result<ValidRun, ApiError> {
         main,
         stdin: body.stdin.unwrap_or_default().into_bytes(),
         args,
+        env,
         limits,
         privileged: body.privileged.unwrap_or(false),
+        profile: body.profile,
     })
 }
 
@@ -255,9 +275,10 @@ mod tests {
         let v = run(
             r#"{"language":"py","files":[{"name":"prog.py","content":"print(1)"},
             {"name":"data/x.bin","content":"AAEC\n/w==","encoding":"base64"}],
-            "stdin":"in","args":["a"],"limits":{"wall_time":"2s","memory":"64MiB"}}"#,
+            "stdin":"in","args":["a"],"env":{"GREETING":"hi"},"limits":{"wall_time":"2s","memory":"64MiB"}}"#,
         )
         .expect("valid");
+        assert_eq!(v.env, vec![("GREETING".to_string(), "hi".to_string())]);
         assert_eq!(v.language, "python");
         assert_eq!(v.main, "prog.py");
         assert_eq!(v.files[1].content, vec![0, 1, 2, 255]);
@@ -279,6 +300,14 @@ mod tests {
                 "unknown_language",
             ),
             (r#"{"language":"python","files":[]}"#, "no_files"),
+            (
+                r#"{"language":"python","files":[{"name":"a","content":""}],"env":{"LD_PRELOAD":"x"}}"#,
+                "invalid_env",
+            ),
+            (
+                r#"{"language":"python","files":[{"name":"a","content":""}],"env":{"A-B":"x"}}"#,
+                "invalid_env",
+            ),
             (
                 r#"{"language":"python","files":[{"name":"../x","content":""}]}"#,
                 "unsafe_file_name",

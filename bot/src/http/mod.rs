@@ -22,9 +22,9 @@ use coderunner_config::Config;
 
 pub use auth::{Caller, KeyError, KeyTable};
 pub use backend::RunBackend;
-pub use body::{RunBody, ValidRun};
+pub use body::{validate as validate_run_body, Encoding, FileBody, LimitsBody, RunBody, ValidRun};
 pub use error::ApiError;
-pub use languages::LanguageInfo;
+pub use languages::{probe_all as probe_languages, LanguageInfo};
 pub use metrics::Metrics;
 pub use routes::{router, OPENAPI, ROUTES};
 
@@ -36,6 +36,8 @@ pub struct AppState {
     pub keys: Arc<KeyTable>,
     pub metrics: Arc<Metrics>,
     pub languages: Arc<Vec<LanguageInfo>>,
+    /// The MCP server mounted at `/mcp`, when the API runs on a pipeline.
+    pub mcp: Option<crate::mcp::CodeRunnerMcp>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::default()),
             languages: Arc::new(languages),
+            mcp: None,
         })
     }
 }
@@ -61,18 +64,29 @@ pub async fn serve(
     pipeline: Arc<Pipeline>,
     listen: SocketAddr,
 ) -> anyhow::Result<()> {
-    let backend: Arc<dyn RunBackend> = Arc::new(pipeline_backend::PipelineBackend::new(pipeline));
-    serve_until(config, backend, listen, shutdown_signal()).await
+    let backend: Arc<dyn RunBackend> = Arc::new(pipeline_backend::PipelineBackend::new(
+        Arc::clone(&pipeline),
+    ));
+    serve_until(config, backend, Some(pipeline), listen, shutdown_signal()).await
 }
 
-/// Serve the API on `listen` until `shutdown` completes.
+/// Serve the API on `listen` until `shutdown` completes; with a pipeline, MCP is served at `/mcp`.
 pub async fn serve_until(
     config: Arc<Config>,
     backend: Arc<dyn RunBackend>,
+    mcp_pipeline: Option<Arc<Pipeline>>,
     listen: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(config, backend).await?;
+    let mut state = AppState::new(config, backend).await?;
+    state.mcp = mcp_pipeline.map(|pipeline| {
+        crate::mcp::CodeRunnerMcp::new(
+            pipeline,
+            Arc::clone(&state.config),
+            crate::mcp::Who::Http,
+            Some(Arc::clone(&state.languages)),
+        )
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}; is another server using it? choose another with --listen ADDR"))?;

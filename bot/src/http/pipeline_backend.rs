@@ -46,11 +46,13 @@ impl RunBackend for PipelineBackend {
             main: Some(run.main),
             stdin: run.stdin,
             args: run.args,
+            env: run.env,
             limits: RequestedLimits {
                 wall_time: run.limits.wall_time.map(|d| d.as_duration()),
                 memory: run.limits.memory.map(|m| m.bytes()),
             },
             privileged: run.privileged,
+            profile: run.profile,
         };
         self.pipeline
             .run_direct(request, progress)

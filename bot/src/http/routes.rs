@@ -23,22 +23,35 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/ai/tests"),
 ];
 
+/// Where `coderunner serve` speaks MCP (streamable HTTP; documented in the README, not OpenAPI).
+pub const MCP_PATH: &str = "/mcp";
+
 /// The OpenAPI document served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// Build the API's router over `state`.
 pub fn router(state: AppState) -> Router {
     let max_body = usize::try_from(state.config.http.max_body.bytes()).unwrap_or(usize::MAX);
-    let with_key = Router::new()
+    let mut with_key = Router::new()
         .route("/v1/runs", post(runs::create))
         .route("/v1/ai/{command}", post(ai::handle))
         .route("/v1/languages", get(languages::list))
         .route("/v1/openapi.json", get(openapi))
-        .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_key,
-        ));
+        .route("/metrics", get(metrics));
+    if let Some(server) = state.mcp.clone() {
+        // MCP (streamable HTTP) behind the same key check; its own gate maps refusals.
+        let mcp = Router::new()
+            .route_service(MCP_PATH, crate::mcp::http_service(server, &state.config))
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::mcp::gate,
+            ));
+        with_key = with_key.merge(mcp);
+    }
+    let with_key = with_key.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_key,
+    ));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(with_key)
@@ -71,7 +84,7 @@ async fn not_found(uri: Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "there is no endpoint {}; the API serves {} (GET /v1/openapi.json describes them)",
+            "there is no endpoint {}; the API serves {} (GET /v1/openapi.json describes them), and MCP at {MCP_PATH}",
             uri.path(),
             ROUTES
                 .iter()
@@ -141,6 +154,7 @@ mod tests {
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::default()),
             languages: Arc::new(Vec::new()),
+            mcp: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -222,6 +236,8 @@ mod tests {
             "language": "python", "version": "3", "main": "a.py", "stdin": "", "args": [],
             "privileged": false, "limits": {"wall_time": "1s", "memory": "1MiB"},
             "files": [{"name": "a.py", "content": "", "encoding": "base64"}],
+            "env": {"GREETING": "hi"},
+            "profile": coderunner_config::Config::embedded_default().expect("default").profile("default"),
         }))
         .expect("a body with every field parses");
         let v = serde_json::to_value(&full).expect("serialise");

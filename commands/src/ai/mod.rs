@@ -166,7 +166,7 @@ impl Pipeline {
             })?,
             None => {
                 access::check_place(&config, &req.place)?;
-                access::tier_for(&config, &req.who)?
+                access::tier_for(&config, &req.who, &req.place)?
             }
         };
         record.tier = Some(tier.name.clone());
@@ -332,6 +332,7 @@ impl Pipeline {
             main: None,
             stdin: stdin.as_bytes().to_vec(),
             args: Vec::new(),
+            env: Default::default(),
             limits: ctx.limits.clone(),
         };
         let (outcome, queue_ms) = self.execute(request, progress).await?;

@@ -1,6 +1,7 @@
 //! Chat grammar: turns a message's text into a `Command` (DESIGN §3). Never panics on any input.
 
 mod args;
+mod env;
 mod fences;
 
 use std::time::Duration;
@@ -64,6 +65,8 @@ pub struct RunCommand {
     pub stdin: Option<String>,
     /// A block tagged `expected`: the output the program should print.
     pub expected: Option<String>,
+    /// A block tagged `env`: `KEY=value` lines for the program's environment.
+    pub env: Vec<(String, String)>,
 }
 
 /// Why a `!run` message could not be understood.
@@ -77,12 +80,14 @@ pub enum ParseError {
         what: &'static str,
         example: &'static str,
     },
-    #[error("found {0} code blocks; put the program in one block, tag input with ```stdin and the expected output with ```expected")]
+    #[error("found {0} code blocks; put the program in one block, tag input with ```stdin, the expected output with ```expected and environment variables with ```env")]
     SeveralPrograms(usize),
     #[error("there are two ```{0} blocks; give at most one")]
     DuplicateBlock(String),
     #[error("an argument has an unclosed quote; close it or remove it")]
     UnclosedQuote,
+    #[error("{0}")]
+    Env(String),
 }
 
 /// Parse `text` for a bot with command prefix `prefix`. `None`: not addressed to the bot.
@@ -158,10 +163,18 @@ fn parse_run(tail: &str) -> Result<RunCommand, ParseError> {
     parse_header(header_line, &mut run)?;
 
     let mut programs: Vec<&Block> = Vec::new();
+    let mut seen_env = false;
     for block in &blocks {
         match block.tag.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("stdin" | "input") => set_once(&mut run.stdin, "stdin", &block.body)?,
             Some("expected") => set_once(&mut run.expected, "expected", &block.body)?,
+            Some("env") => {
+                if seen_env {
+                    return Err(ParseError::DuplicateBlock("env".into()));
+                }
+                seen_env = true;
+                run.env = env::parse_block(&block.body)?;
+            }
             _ => programs.push(block),
         }
     }

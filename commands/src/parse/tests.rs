@@ -29,6 +29,40 @@ fn fenced_with_tag() {
 }
 
 #[test]
+fn env_block_beside_the_program() {
+    let r = run("!run py\n```py\nimport os\n```\n```env\n# greeting\nGREETING=hello = world\n\nexport EMPTY=\n```");
+    assert_eq!(r.code.as_deref(), Some("import os\n"));
+    assert_eq!(
+        r.env,
+        vec![
+            ("GREETING".to_string(), "hello = world".to_string()),
+            ("EMPTY".to_string(), String::new())
+        ]
+    );
+}
+
+#[test]
+fn env_block_refusals_say_why() {
+    let refused = |text: &str| match parse("!", text) {
+        Some(Command::RunError(e)) => e.to_string(),
+        other => panic!("expected a refusal for {text:?}, got {other:?}"),
+    };
+    let e = refused("!run py\n```py\n1\n```\n```env\nLD_PRELOAD=/tmp/x.so\n```");
+    assert!(e.contains("LD_PRELOAD") && e.contains("loaded"), "{e}");
+    let e = refused("!run py\n```py\n1\n```\n```env\nPYTHONPATH=/tmp\n```");
+    assert!(e.contains("PYTHONPATH") && e.contains("Python"), "{e}");
+    let e = refused("!run py\n```py\n1\n```\n```env\n1ABC=x\n```");
+    assert!(
+        e.contains("`1ABC` is not an environment variable name"),
+        "{e}"
+    );
+    let e = refused("!run py\n```py\n1\n```\n```env\njust words\n```");
+    assert!(e.contains("line 1") && e.contains("KEY=value"), "{e}");
+    let e = refused("!run py\n```py\n1\n```\n```env\nA=1\n```\n```env\nB=2\n```");
+    assert!(e.contains("two ```env blocks"), "{e}");
+}
+
+#[test]
 fn tilde_fences_and_case_insensitive_command() {
     let r = run("!RUN python\n~~~\nprint(1)\n~~~");
     assert_eq!(r.language.as_deref(), Some("python"));

@@ -74,9 +74,9 @@ pub(crate) fn age(now: SystemTime, then: SystemTime) -> String {
 /// A TTL in words: "24 h", "30 min", "5 s".
 pub(crate) fn span(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 3_600 && secs % 3_600 == 0 {
+    if secs >= 3_600 && secs.is_multiple_of(3_600) {
         format!("{} h", secs / 3_600)
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 60 && secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else {
         fmt::duration(d)

@@ -1,7 +1,7 @@
 //! A workspace's small metadata file: who started it, when, and when it was last used.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -41,8 +41,9 @@ impl Meta {
     pub(crate) fn write(&self, dir: &Path) -> io::Result<()> {
         let tmp = dir.join(format!("{META}.tmp"));
         let text = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        fs::write(&tmp, text)?;
-        fs::File::open(&tmp)?.sync_all()?;
+        let mut file = crate::private_fs::create_file(&tmp)?;
+        file.write_all(&text)?;
+        file.sync_all()?;
         fs::rename(&tmp, dir.join(META))
     }
 }

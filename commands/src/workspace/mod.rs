@@ -50,6 +50,26 @@ pub trait Workspaces: Send + Sync {
     fn sweep(&self) {}
 }
 
+/// The workspace a run uses, and a note for its reply. A `--privileged` run (network on) uses
+/// none: any member of a thread can write its workspace, so a planted `json.py` or
+/// `node_modules/` would run with the admin's network; and what a privileged run writes is
+/// returned to its author but never left where every member can read it.
+pub fn key_for_run(
+    workspaces: &dyn Workspaces,
+    who: &Identity,
+    place: &Place,
+    privileged: bool,
+) -> (Option<String>, Option<String>) {
+    let key = workspaces.key_for(who, place);
+    if privileged && key.is_some() {
+        return (
+            None,
+            Some("🔒 privileged run: it saw only this message's files, not the workspace, and its files were not saved to the workspace".to_string()),
+        );
+    }
+    (key, None)
+}
+
 /// Workspaces switched off: nothing persists, and `!files`/`!reset` say so.
 #[derive(Debug, Default)]
 pub struct NoWorkspaces;

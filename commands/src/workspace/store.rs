@@ -102,7 +102,7 @@ impl DiskWorkspaces {
         prefix: String,
         clock: Clock,
     ) -> Result<DiskWorkspaces, WorkspaceError> {
-        fs::create_dir_all(&root).map_err(|source| WorkspaceError::Create {
+        crate::private_fs::own_dir(&root).map_err(|source| WorkspaceError::Create {
             path: root.clone(),
             source,
         })?;

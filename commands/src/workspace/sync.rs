@@ -14,6 +14,7 @@ use super::listing::{self, Entry};
 use super::meta::Meta;
 use super::store::{clash, user_key, DiskWorkspaces};
 use crate::fmt;
+use crate::private_fs;
 use crate::Identity;
 
 impl DiskWorkspaces {
@@ -74,11 +75,27 @@ impl DiskWorkspaces {
                 fmt::bytes(held),
             ));
         }
+        let count = carried.len() + changes.len();
+        let max_files = self.config.max_files as usize;
+        if count > max_files {
+            let p = &self.prefix;
+            tracing::info!(
+                key,
+                count,
+                max_files,
+                "run's files not kept: over the workspace's file count"
+            );
+            return Some(format!(
+                "⚠️ workspace not updated: keeping this run's files would make it {}, over its limit of {max_files}, so nothing from this run was saved (it still holds {}). `{p}files` lists them; `{p}reset` empties it.",
+                fmt::plural(count, "file", "files"),
+                fmt::plural(old.len(), "file", "files"),
+            ));
+        }
         let next = next_generation(meta.current.as_deref());
         let next_dir = dir.join(&next);
-        let built = fs::create_dir_all(&dir)
+        let built = private_fs::create_dir_all(&dir)
             .and_then(|()| remove_if_present(&next_dir))
-            .and_then(|()| fs::create_dir(&next_dir))
+            .and_then(|()| private_fs::create_dir_all(&next_dir))
             .and_then(|()| build(&next_dir, &carried, &changes))
             .and_then(|()| {
                 let previous = meta.current.replace(next.clone());
@@ -155,7 +172,7 @@ fn build(at: &Path, carried: &[&Entry], changes: &BTreeMap<String, &[u8]>) -> io
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(private_fs::FILE_MODE)
             .open(&to)?;
         file.write_all(content)?;
         file.sync_all()?;
@@ -165,7 +182,7 @@ fn build(at: &Path, carried: &[&Entry], changes: &BTreeMap<String, &[u8]>) -> io
 
 fn make_parent(root: &Path, file: &Path) -> io::Result<()> {
     match file.parent() {
-        Some(parent) if parent != root => fs::create_dir_all(parent),
+        Some(parent) if parent != root => private_fs::create_dir_all(parent),
         _ => Ok(()),
     }
 }

@@ -17,7 +17,7 @@ use nix::unistd::{
 };
 
 use super::{
-    landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, Context, SetupError,
+    caps, landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, Context, SetupError,
 };
 use crate::protocol::{HelperSpec, Isolation, Report};
 use crate::seccomp::unpack;
@@ -47,8 +47,6 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe2".into())?;
 
     namespaces::enter(spec)?;
-    mounts::build_root(spec)?;
-    sethostname(&spec.hostname).ctx(|| "sethostname".into())?;
 
     let program = Program {
         spec,
@@ -60,8 +58,21 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
     };
     // SAFETY: this process is single-threaded, so the child may do anything.
     match unsafe { fork() }.ctx(|| "fork (reaper)".into())? {
-        ForkResult::Child => reaper(program),
+        ForkResult::Child => {
+            // Only the helper may hold the read end: its closing is how the reaper learns of
+            // the helper's death.
+            drop(report_r);
+            reaper(program)
+        }
         ForkResult::Parent { child } => {
+            // First thing: the parent needs the reaper's pid to know when every process of the
+            // run is gone should it have to kill us (the reaper outlives us for a moment then).
+            send(
+                control,
+                &Report::Reaper {
+                    pid: child.as_raw(),
+                },
+            );
             let Program {
                 stdin_fd, report_w, ..
             } = program;
@@ -105,7 +116,7 @@ struct Program<'a> {
     report_w: OwnedFd,
 }
 
-/// Reaper R: PID 1 of the new pid namespace. Mounts /proc, forks the program, reaps every
+/// Reaper R: PID 1 of the new pid namespace. Builds the root with its /proc, forks the program, reaps every
 /// process until the program itself ends, reports, and exits, which kills whatever is left.
 fn reaper(program: Program<'_>) -> ! {
     let mut report = File::from(
@@ -116,7 +127,17 @@ fn reaper(program: Program<'_>) -> ! {
     );
     let setup = (|| {
         prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "PR_SET_PDEATHSIG (reaper)".into())?;
-        mounts::mount_proc()
+        // The prctl only covers deaths after it: if the helper died before, its end of the report
+        // pipe is closed, and ours shows POLLERR.
+        if helper_gone(&program.report_w) {
+            std::process::exit(1);
+        }
+        // The reaper builds the root, not the helper: a fresh /proc for the new pid namespace
+        // can only be mounted from inside it, and, in a user namespace, only while the host's
+        // /proc is still visible in the mount namespace (before pivot_root), or the kernel
+        // refuses it as "too revealing".
+        mounts::build_root(program.spec)?;
+        sethostname(&program.spec.hostname).ctx(|| "sethostname".into())
     })();
     if let Err(SetupError(message)) = setup {
         send(&mut report, &Report::SetupError { message });
@@ -160,6 +181,18 @@ fn reaper(program: Program<'_>) -> ! {
     std::process::exit(0);
 }
 
+/// Whether the read end of the report pipe (held by the helper alone) is closed.
+fn helper_gone(report_w: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: report_w.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: poll on one valid pollfd, without waiting.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n == 1 && pfd.revents & libc::POLLERR != 0
+}
+
 /// Program P: the last steps before execve, in the order that keeps each one possible.
 fn program_main(program: Program<'_>) -> ! {
     let mut report = File::from(
@@ -175,16 +208,19 @@ fn program_main(program: Program<'_>) -> ! {
         rlimits::apply(&spec.rlimits)?;
         match spec.isolation {
             Isolation::Root { uid, gid } => {
+                caps::drop_bounding_and_ambient()?;
                 setgroups(&[]).ctx(|| "setgroups".into())?;
                 setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
                     .ctx(|| "setresgid".into())?;
                 // Leaving uid 0 for good clears every capability set (no keepcaps).
                 setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
                     .ctx(|| "setresuid".into())?;
+                caps::clear()?;
             }
             Isolation::Rootless { .. } => {
                 namespaces::drop_into_nested_userns(ROOTLESS_INNER_ID)?;
-                clear_capabilities()?;
+                caps::drop_bounding_and_ambient()?;
+                caps::clear()?;
             }
         }
         chdir(spec.workdir.as_str()).ctx(|| format!("chdir {}", spec.workdir))?;
@@ -201,7 +237,7 @@ fn program_main(program: Program<'_>) -> ! {
         for filter in &program.seccomp {
             seccompiler::apply_filter(filter).ctx(|| "installing seccomp".into())?;
         }
-        mark_cloexec_from(3);
+        mark_cloexec_from(3)?;
         let e = execve(&program.argv[0], &program.argv, &program.env);
         Err(SetupError(format!(
             "cannot execute {}: {}",
@@ -261,41 +297,38 @@ fn close_fd(fd: RawFd) {
 }
 
 /// Make every fd from `first` up close on exec, so nothing but stdio reaches the program.
-fn mark_cloexec_from(first: u32) {
+/// close_range(CLOSE_RANGE_CLOEXEC) needs Linux 5.11; older kernels answer ENOSYS or EINVAL and
+/// get the fd-by-fd fallback. Any other failure refuses the run rather than leak an fd.
+fn mark_cloexec_from(first: u32) -> Result<(), SetupError> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes fd flags.
-    unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC);
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENOSYS | libc::EINVAL) => cloexec_one_by_one(first),
+        _ => Err(SetupError(format!("close_range: {e}"))),
     }
 }
 
-/// Empty every capability set (rootless: the nested user namespace's creator holds them all).
-fn clear_capabilities() -> Result<(), SetupError> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [Data::default(); 2];
-    // SAFETY: capset with a valid v3 header and two data structs.
-    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
-    if rc != 0 {
-        return Err(SetupError(format!(
-            "capset: {}",
-            std::io::Error::last_os_error()
-        )));
+/// The pre-5.11 way: FD_CLOEXEC on every fd up to the hard RLIMIT_NOFILE (fds cannot be numbered
+/// higher), skipping the ones that are not open.
+pub(crate) fn cloexec_one_by_one(first: u32) -> Result<(), SetupError> {
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ctx(|| "getrlimit(RLIMIT_NOFILE)".into())?;
+    // The helper's own fds are few and low; a huge hard limit only costs time in this fallback.
+    let last = hard.min(1 << 20) as libc::c_int;
+    for fd in first as libc::c_int..last {
+        // SAFETY: fcntl on an fd number; EBADF for numbers that are not open.
+        let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        if rc != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EBADF) {
+            return Err(SetupError(format!(
+                "marking fd {fd} close-on-exec: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
     }
     Ok(())
 }
@@ -312,5 +345,26 @@ fn usage() -> Report {
         max_rss_kib: ru.ru_maxrss.max(0) as u64,
         user_us: us(ru.ru_utime),
         system_us: us(ru.ru_stime),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pre_5_11_fallback_marks_every_fd_close_on_exec() {
+        // An fd without FD_CLOEXEC, as one inherited by accident would be.
+        // SAFETY: dup of stdin's fd number; plain fcntl calls on the copy.
+        let fd = unsafe { libc::fcntl(0, libc::F_DUPFD, 100) };
+        assert!(fd >= 100, "dup");
+        assert_eq!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC,
+            0
+        );
+        cloexec_one_by_one(fd as u32).expect("fallback");
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        unsafe { libc::close(fd) };
+        assert_ne!(flags & libc::FD_CLOEXEC, 0, "fd {fd} is still inherited");
     }
 }

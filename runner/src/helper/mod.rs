@@ -9,11 +9,11 @@
 //! H dies with coderunner (PR_SET_PDEATHSIG), R dies with H, and when R exits the kernel kills
 //! everything left in the pid namespace, so no process outlives the run.
 
+mod caps;
 mod exec;
 mod landlock;
 mod mounts;
 mod namespaces;
-mod netns;
 mod rlimits;
 
 use std::fmt::Display;
@@ -66,25 +66,11 @@ pub fn started_as_helper() -> bool {
 
 /// Entry point of the `coderunner-sandbox` binary; returns the process exit code.
 ///
-/// Usage: `coderunner-sandbox run <parent-pid>` (spec on fd 0) or
-/// `coderunner-sandbox make-netns <path>`.
+/// Usage: `coderunner-sandbox run` (spec on fd 0).
 pub fn main() -> i32 {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("run") => {
-            let parent = args.get(2).and_then(|p| p.parse::<i32>().ok());
-            run_helper(parent)
-        }
-        Some("make-netns") => match args.get(2) {
-            Some(path) => match netns::make(path) {
-                Ok(()) => 0,
-                Err(SetupError(m)) => {
-                    eprintln!("coderunner-sandbox: {m}");
-                    1
-                }
-            },
-            None => usage(),
-        },
+        Some("run") if args.len() == 2 => run_helper(),
         _ => usage(),
     }
 }
@@ -92,17 +78,16 @@ pub fn main() -> i32 {
 fn usage() -> i32 {
     eprintln!(
         "coderunner-sandbox is started by coderunner, not by hand.\n\
-         usage: coderunner-sandbox run <parent-pid>   (run spec on fd 0)\n\
-         \x20      coderunner-sandbox make-netns <path>"
+         usage: coderunner-sandbox run   (run spec on fd 0)"
     );
     2
 }
 
-fn run_helper(parent: Option<i32>) -> i32 {
+fn run_helper() -> i32 {
     // SAFETY: fd 0 is the control socket the parent passed as our stdin; we own it from here on.
     let mut control = unsafe { File::from_raw_fd(0) };
     let result = (|| {
-        namespaces::die_with_parent(parent)?;
+        namespaces::die_with_parent(&control)?;
         let spec: HelperSpec = serde_json::from_slice(
             &read_frame(&mut control).ctx(|| "reading the run spec".into())?,
         )

@@ -16,7 +16,8 @@ const NONE: Option<&str> = None;
 /// Device nodes the program may use, bound from the host's /dev.
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom"];
 
-/// Build the new root and make it `/`. The caller must already be in a new mount namespace.
+/// Build the new root and make it `/`. The caller must be PID 1 of the run's pid namespace,
+/// in a new mount namespace.
 pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
     // Nothing we do from here may propagate back to the host.
     mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
@@ -50,7 +51,7 @@ pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
     tmpfs(&tmp, spec.tmp_size, spec.tmpfs_inodes)?;
     let work = inside(root, Path::new(&spec.workdir));
     bind(&spec.workdir_host, &work, false)?;
-    mkdir(&root.join("proc"))?;
+    mount_proc(&root.join("proc"))?;
 
     chdir(root).ctx(|| "chdir to the new root".into())?;
     // pivot_root(".", ".") stacks the old root under the new one; unmounting "." then drops it
@@ -68,11 +69,12 @@ pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
     .ctx(|| "remounting / read-only".into())
 }
 
-/// Mount a fresh procfs for the new pid namespace (called by its PID 1).
-pub(crate) fn mount_proc() -> Result<(), SetupError> {
+/// Mount a fresh procfs for the new pid namespace at `at` (by its PID 1, before pivot_root).
+fn mount_proc(at: &Path) -> Result<(), SetupError> {
+    mkdir(at)?;
     mount(
         Some("proc"),
-        "/proc",
+        at,
         Some("proc"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         NONE,
@@ -150,10 +152,89 @@ fn bind(src: &Path, dst: &Path, read_only: bool) -> Result<(), SetupError> {
         // already nosuid,nodev, and clearing a flag would fail inside a user namespace.
         return Ok(());
     }
+    read_only_recursive(dst).ctx(|| format!("remounting {} read-only", src.display()))
+}
+
+/// Make the bind at `dst` and every mount below it read-only, nosuid and nodev. A bind remount
+/// only changes the one mount it names, so a host mount nested under a bound directory would stay
+/// writable; mount_setattr(AT_RECURSIVE) (Linux 5.12) changes the whole tree at once, and older
+/// kernels get the same by remounting each submount listed in mountinfo.
+fn read_only_recursive(dst: &Path) -> nix::Result<()> {
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const MOUNT_ATTR_NOSUID: u64 = 0x2;
+    const MOUNT_ATTR_NODEV: u64 = 0x4;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let path = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes())
+        .map_err(|_| nix::errno::Errno::EINVAL)?;
+    // SAFETY: mount_setattr with a valid path and a mount_attr of the size we pass.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = nix::errno::Errno::last();
+    if e != nix::errno::Errno::ENOSYS {
+        return Err(e);
+    }
     let flags = MsFlags::MS_BIND
         | MsFlags::MS_REMOUNT
         | MsFlags::MS_RDONLY
         | MsFlags::MS_NOSUID
         | MsFlags::MS_NODEV;
-    mount(NONE, dst, NONE, flags, NONE).ctx(|| format!("remounting {} read-only", src.display()))
+    mount(NONE, dst, NONE, flags, NONE)?;
+    for sub in submounts(dst) {
+        mount(NONE, &sub, NONE, flags, NONE)?;
+    }
+    Ok(())
+}
+
+/// Mount points strictly below `dir`, from this mount namespace's mountinfo (field 5; octal
+/// escapes such as `\040` for a space decoded).
+fn submounts(dir: &Path) -> Vec<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .filter(|p| p != dir && p.starts_with(dir))
+        .collect()
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

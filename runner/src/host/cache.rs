@@ -29,6 +29,7 @@ struct Key {
     euid: u32,
     kernel: String,
     cgroup_parent: String,
+    cgroups: bool,
     uid_range: [u32; 2],
     coderunner: String,
 }
@@ -48,6 +49,7 @@ impl Key {
             euid: unsafe { libc::geteuid() },
             kernel: read("/proc/sys/kernel/osrelease")?,
             cgroup_parent: config.runner.cgroup_parent.clone(),
+            cgroups: config.runner.cgroups,
             uid_range: config.runner.uid_range,
             coderunner: env!("CARGO_PKG_VERSION").to_string(),
         })

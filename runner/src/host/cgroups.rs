@@ -87,6 +87,20 @@ fn read_mounts() -> Mounts {
 
 /// Probe `memory`, `pids` and `cpu`. A controller is taken from cgroup v2 when a unified
 /// hierarchy has it, else from its v1 hierarchy (the same preference as the runner).
+/// The controllers as reported when the config turns cgroups off (`runner.cgroups: false`):
+/// missing, saying why, so the runner and `doctor` treat the host as having none.
+pub fn turned_off() -> Vec<Controller> {
+    ["memory", "pids", "cpu"]
+        .into_iter()
+        .map(|name| Controller {
+            name: name.to_string(),
+            version: None,
+            mount: None,
+            writable: Err("turned off in the config (runner.cgroups: false)".into()),
+        })
+        .collect()
+}
+
 pub fn probe(cgroup_parent: &str) -> Vec<Controller> {
     let mounts = read_mounts();
     ["memory", "pids", "cpu"]

@@ -36,12 +36,13 @@ pub fn resolve(program: &str) -> Option<PathBuf> {
 }
 
 /// The host program a language depends on: the compiler for compiled languages (their run
-/// command is the `{exe}` they produce), else the interpreter.
+/// command is the `{exe}` they produce, or an interpreter of it such as node for TypeScript that
+/// esbuild turned into JavaScript: the compiler is the part a host is likelier to lack), else the
+/// interpreter.
 pub fn main_program(lang: &Language) -> Option<&str> {
-    let run0 = lang.run.first().map(String::as_str);
-    match (&lang.compile, run0) {
-        (Some(compile), Some(r)) if r.contains("{exe}") => compile.first().map(String::as_str),
-        (_, r) => r,
+    match &lang.compile {
+        Some(compile) if !compile.is_empty() => compile.first().map(String::as_str),
+        _ => lang.run.first().map(String::as_str),
     }
 }
 

@@ -81,6 +81,15 @@ impl BotProcess {
         if let Some(token) = token {
             cmd.env(&config.discord.token_env, token);
         }
+        // The usual umask, whatever the test runner's: files the bot means to keep private must
+        // be private by their own modes, not because the umask happened to be 077.
+        // SAFETY: umask(2) is async-signal-safe and touches nothing of the parent's memory.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::umask(0o022);
+                Ok(())
+            });
+        }
         let child = cmd.spawn().expect("start coderunner discord");
         BotProcess {
             child,

@@ -33,6 +33,12 @@ pub const APP_ID: u64 = 1_180_000_000_000_000_021;
 pub const BOT_ID: u64 = 1_180_000_000_000_000_022;
 pub const ROLE_DATA: u64 = 1_180_000_000_000_000_101;
 pub const ROLE_ADMIN: u64 = 1_180_000_000_000_000_102;
+/// A second server the bot is in, which the test configs do not list (someone else's server).
+pub const OTHER_GUILD: u64 = 1_180_000_000_000_000_201;
+/// A text channel of `OTHER_GUILD`.
+pub const OTHER_GUILD_CHANNEL: u64 = 1_180_000_000_000_000_211;
+/// A role of `OTHER_GUILD` that its owner NAMED `admin` (a different id from `ROLE_ADMIN`).
+pub const OTHER_GUILD_ADMIN_NAMED: u64 = 1_180_000_000_000_000_202;
 
 /// One REST call the bot made.
 #[derive(Debug, Clone, Default)]
@@ -129,6 +135,9 @@ struct State {
     webhooks: Mutex<HashMap<(String, String), Value>>,
     files: Mutex<HashMap<String, Vec<u8>>>,
     roles: Vec<(u64, String)>,
+    other_roles: Vec<(u64, String)>,
+    /// Downloads of hosted attachments (the CDN), counted to check when the bot fetches.
+    fetches: AtomicU32,
     events: broadcast::Sender<Outbound>,
     ready: watch::Sender<u32>,
     identify: Mutex<Option<Value>>,
@@ -182,8 +191,13 @@ impl State {
     fn hosted(&self, key: &str) -> Option<Vec<u8>> {
         lock(&self.files).get(key).cloned()
     }
-    fn roles_json(&self) -> Vec<Value> {
-        self.roles
+    fn roles_json(&self, guild: u64) -> Vec<Value> {
+        let roles = if guild == OTHER_GUILD {
+            &self.other_roles
+        } else {
+            &self.roles
+        };
+        roles
             .iter()
             .enumerate()
             .map(|(i, (id, name))| payloads::role(*id, name, i as u16))
@@ -192,6 +206,7 @@ impl State {
     fn channel_json(&self, id: u64) -> Option<Value> {
         match id {
             CHANNEL | OTHER_CHANNEL => Some(payloads::channel(id, self.guild, None)),
+            OTHER_GUILD_CHANNEL => Some(payloads::channel(id, OTHER_GUILD, None)),
             THREAD | OTHER_THREAD => Some(payloads::channel(id, self.guild, Some(CHANNEL))),
             _ => None,
         }
@@ -241,6 +256,11 @@ impl FakeDiscord {
                 (ROLE_DATA, "data".into()),
                 (ROLE_ADMIN, "admin".into()),
             ],
+            other_roles: vec![
+                (OTHER_GUILD, "@everyone".into()),
+                (OTHER_GUILD_ADMIN_NAMED, "admin".into()),
+            ],
+            fetches: AtomicU32::new(0),
             events,
             ready,
             identify: Mutex::new(None),
@@ -378,6 +398,20 @@ impl FakeDiscord {
         self.state.store_message(id, msg.clone());
         self.dispatch("MESSAGE_CREATE", msg);
         id
+    }
+
+    /// `author` posts `content` in `channel` of another server, `guild`; returns the message id.
+    pub fn post_in_guild(&self, guild: u64, author: &User, channel: u64, content: &str) -> u64 {
+        let id = self.snowflake();
+        let msg = payloads::message(id, channel, Some(guild), author, content, vec![]);
+        self.state.store_message(id, msg.clone());
+        self.dispatch("MESSAGE_CREATE", msg);
+        id
+    }
+
+    /// How many times hosted attachments were downloaded so far.
+    pub fn attachment_fetches(&self) -> u32 {
+        self.state.fetches.load(Ordering::SeqCst)
     }
 
     /// `author` sends a direct message to the bot; returns the message id.

@@ -74,6 +74,9 @@ pub(super) async fn handle(
 }
 
 fn serve_attachment(state: &State, rest: &str) -> Response {
+    state
+        .fetches
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     match state.hosted(rest) {
         Some(bytes) => (
             StatusCode::OK,
@@ -210,7 +213,10 @@ fn route(state: &State, method: &Method, path: &str, call: &Call) -> (StatusCode
             (StatusCode::OK, json!(registered))
         }
         ("GET", ["guilds", g, "roles"]) if num(g) == Some(state.guild) => {
-            (StatusCode::OK, json!(state.roles_json()))
+            (StatusCode::OK, json!(state.roles_json(state.guild)))
+        }
+        ("GET", ["guilds", g, "roles"]) if num(g) == Some(super::OTHER_GUILD) => {
+            (StatusCode::OK, json!(state.roles_json(super::OTHER_GUILD)))
         }
         ("GET", ["channels", c]) => match num(c).and_then(|c| state.channel_json(c)) {
             Some(ch) => (StatusCode::OK, ch),

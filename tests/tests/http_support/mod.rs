@@ -87,6 +87,7 @@ pub fn remote_node(url: &str) -> RemoteNode {
         url: url.into(),
         key_env: "CR_TEST_ADMIN_KEY".into(),
         timeout: HumanDuration::from_secs(60),
+        insecure: false,
     }
 }
 

@@ -10,7 +10,7 @@ use coderunner_commands::{
     AttachmentRef, AttachmentSource, FakeRelativeClock, FetchError, Identity, Incoming,
     LimiterClock, Pipeline, PipelineOptions, Place, Platform, Progress, Reply, Role,
 };
-use coderunner_config::Config;
+use coderunner_config::{Config, RoleRef};
 use coderunner_runner::{RunOutcome, RunRequest, RunStatus, Runner, RunnerError};
 use tokio::sync::Semaphore;
 
@@ -142,8 +142,21 @@ pub struct Rig {
     pub _dir: tempfile::TempDir,
 }
 
+/// Role ids of the test guild's `data` and `admin` roles (tiers are given by role id).
+pub const DATA_ROLE: u64 = 1_180_000_000_000_000_101;
+pub const ADMIN_ROLE: u64 = 1_180_000_000_000_000_102;
+
+/// The default config, with the `data` and `admin` tiers given to the test roles' ids.
 pub fn config() -> Config {
-    Config::embedded_default().expect("default config")
+    let mut config = Config::embedded_default().expect("default config");
+    for tier in &mut config.access.tiers {
+        match tier.name.as_str() {
+            "data" => tier.roles = vec![RoleRef::Id(DATA_ROLE)],
+            "admin" => tier.roles = vec![RoleRef::Id(ADMIN_ROLE)],
+            _ => {}
+        }
+    }
+    config
 }
 
 pub fn rig_with(mut config: Config, runner: FakeRunner) -> Rig {
@@ -181,10 +194,15 @@ pub fn member(id: &str) -> Identity {
     }
 }
 
+/// A member holding the role `role` (with its test id when it is `data` or `admin`).
 pub fn with_role(id: &str, role: &str) -> Identity {
     let mut who = member(id);
     who.roles.push(Role {
-        id: None,
+        id: match role.to_ascii_lowercase().as_str() {
+            "data" => Some(DATA_ROLE),
+            "admin" => Some(ADMIN_ROLE),
+            _ => None,
+        },
         name: role.to_string(),
     });
     who
