@@ -22,9 +22,10 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'scripts/test.sh: error: %s\n' "$*" >&2; exit 1; }
 
 # --- system packages -------------------------------------------------------------------------
-# Interpreters and libraries the sandbox tests run real programs with. bubblewrap is not needed.
+# Interpreters and libraries the sandbox tests run real programs with (python3-pyflakes: `!lint`).
 # python3-pip: `coderunner env build` installs package sets with Debian's python3 -m pip.
-required=(python3 python3-numpy python3-pandas python3-matplotlib python3-pip gcc g++ libc6-dev)
+# bubblewrap is not needed.
+required=(python3 python3-numpy python3-pandas python3-matplotlib python3-pip python3-pyflakes gcc g++ libc6-dev)
 optional=(python3-scipy)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

@@ -38,20 +38,46 @@ hello
             "**{p}runs [N]** — the last N runs and refusals (default 10, at most 25), from the audit log. Admins only. Example: `{p}runs 5`"
         ),
         Some("files" | "reset" | "workspace" | "workspaces") => workspaces(config, &p),
+        Some("explain" | "fix" | "ask" | "tests" | "ai") => ai(config, &p),
+        Some("lint") => format!(
+            "**{p}lint [LANG]** — static checks in the sandbox, no AI: pyflakes (Python), `gcc`/`g++ -fsyntax-only -Wall -Wextra` (C, C++), `node --check` (JavaScript), `bash -n`/`sh -n` (shell). Lists findings with line numbers. Put the code in a block, or use it alone after your own `{p}run` to check that run's code. Example: {p}lint py `import os`"
+        ),
         Some("help") | None => format!(
             "**coderunner** runs your code in a sandbox and replies with its output.
 • `{p}run [LANG]` + a code block — run a program (`{p}help run` for flags, stdin, expected output, attachments)
 • `{p}langs` — languages and versions
 • `{p}runs [N]` — recent runs (admins)
 • `{p}files` / `{p}reset` — files kept between runs in this thread or session (`{p}help files`)
+• `{p}lint [LANG]` — static checks with line numbers (`{p}help lint`)
+• `{p}explain` · `{p}fix` · `{p}tests` · `{p}ask [LANG] question` — AI assist on your last run (`{p}help ai`)
 • `{p}help COMMAND` — details and examples
 Example: {p}run python `print(\"hello\")`"
         ),
         Some(other) => format!(
-            "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset and {p}help",
+            "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset, {p}lint, {p}explain, {p}fix, {p}ask, {p}tests and {p}help",
             neutralize(crate::render::cut_chars(other, 40))
         ),
     }
+}
+
+/// `!help ai`: the AI commands, whether they are on, and what the model sees.
+fn ai(config: &Config, p: &str) -> String {
+    let state = match config.ai.endpoint() {
+        Some(_) => format!(
+            "AI assist is on (model `{}`).",
+            neutralize(crate::render::cut_chars(&config.ai.model, 60))
+        ),
+        None => format!("{}.", crate::ai::OFF_HINT),
+    };
+    format!(
+        "**AI assist** — {state}
+• **{p}explain** — after your own `{p}run` here (or as a reply to its reply): what went wrong and how to fix it.
+• **{p}fix** — the model corrects the program; the correction runs in the sandbox, up to {} attempts, and the reply shows a diff and the final run.
+• **{p}ask [LANG] question** — the model writes a program and the sandbox runs it. In a thread with files, it is told their names, sizes and CSV headers. Example: `{p}ask python plot revenue by month from sales.csv`
+• **{p}tests** — the model writes test cases (stdin → expected output); each runs in the sandbox, pass/fail per case.
+The model sees your code, its run's status and output, and file names — never other members' code or the bot's settings. Its code runs with your tier's limits, never privileged.",
+        config.ai.attempts.max(1)
+    )
 }
 
 /// `!help files`: what a workspace is, where there is one, its limits and who may reset it.

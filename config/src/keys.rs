@@ -26,6 +26,7 @@ const USER_KEYED: &[&str] = &[
     "config.rate_limits.guild",
     "config.environments.default.tiers",
     "config.environments.default.channels",
+    "config.rate_limits.ai",
 ];
 /// `config.environments` holds `default` and, beside it, package sets under names the user
 /// chooses; the template carries one sample set under this name.

@@ -1,5 +1,6 @@
 //! Typed configuration for coderunner: schema, embedded default, YAML loading and validation.
 
+mod ai;
 mod environments;
 mod error;
 mod keys;
@@ -10,6 +11,7 @@ mod schema;
 mod units;
 mod validate;
 
+pub use ai::AiConfig;
 pub use environments::{
     is_set_name, requirement_problem, EnvironmentDefaults, Environments, PackageKind, PackageSet,
     MAX_SET_NAME, NO_SET,

@@ -15,6 +15,10 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/v1/languages"),
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/runs"),
+    ("POST", "/v1/ai/explain"),
+    ("POST", "/v1/ai/fix"),
+    ("POST", "/v1/ai/ask"),
+    ("POST", "/v1/ai/tests"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use coderunner_commands::{
-    DirectRun, Identity, Pipeline, Platform, Progress, Refusal, RefusalKind, RequestedLimits,
+    AiOutcome, AiRequest, DirectRun, Identity, Pipeline, Platform, Progress, Refusal, RefusalKind,
+    RequestedLimits,
 };
 use coderunner_runner::RunOutcome;
 
@@ -59,6 +60,13 @@ impl RunBackend for PipelineBackend {
             .await
             .map_err(refusal_to_api)
     }
+
+    async fn ai(&self, request: AiRequest, progress: &dyn Progress) -> Result<AiOutcome, ApiError> {
+        self.pipeline
+            .ai(request, progress)
+            .await
+            .map_err(refusal_to_api)
+    }
 }
 
 /// The HTTP face of a pipeline refusal.
@@ -69,6 +77,8 @@ pub fn refusal_to_api(refusal: Refusal) -> ApiError {
         RefusalKind::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         RefusalKind::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
         RefusalKind::UnknownLanguage => (StatusCode::BAD_REQUEST, "unknown_language"),
+        RefusalKind::AiOff => (StatusCode::SERVICE_UNAVAILABLE, "ai_off"),
+        RefusalKind::AiFailed => (StatusCode::BAD_GATEWAY, "ai_failed"),
     };
     let mut error = ApiError::new(status, code, api_wording(&refusal.message));
     let wait = refusal.retry_after.or(match refusal.kind {

@@ -29,6 +29,16 @@ pub enum Command {
     },
     Files,
     Reset,
+    /// `!explain`, `!fix`, `!tests`: about the asker's last run (or the one replied to).
+    Explain,
+    Fix,
+    Tests,
+    /// `!ask [LANG] question`: the words after `!ask` (the language is resolved later).
+    Ask {
+        words: String,
+    },
+    /// `!lint [LANG]` with a code block, or alone for the last run's code.
+    Lint(RunCommand),
 }
 
 /// Flags given before the language.
@@ -115,6 +125,16 @@ pub fn parse(prefix: &str, text: &str) -> Option<Command> {
         },
         "files" => Command::Files,
         "reset" => Command::Reset,
+        "explain" => Command::Explain,
+        "fix" => Command::Fix,
+        "tests" => Command::Tests,
+        "ask" => Command::Ask {
+            words: tail.trim().to_string(),
+        },
+        "lint" => match parse_run(tail) {
+            Ok(run) => Command::Lint(run),
+            Err(e) => Command::RunError(e),
+        },
         _ => return None,
     };
     Some(command)
