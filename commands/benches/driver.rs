@@ -122,6 +122,7 @@ fn request(config: &Config, code: &str) -> Res<RunRequest> {
         args: Vec::new(),
         env: Vec::new(),
         limits: profile.clone(),
+        packages: None,
     })
 }
 

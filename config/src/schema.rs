@@ -43,8 +43,14 @@ pub struct Config {
     pub runner: RunnerConfig,
     #[serde(default)]
     pub workspaces: WorkspaceConfig,
+    /// AI assist (off unless `ai.base_url` is set).
+    #[serde(default)]
+    pub ai: crate::ai::AiConfig,
     #[serde(default)]
     pub mcp: McpConfig,
+    /// Package sets (`coderunner env build`) and which one a run gets by default.
+    #[serde(default)]
+    pub environments: crate::environments::Environments,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -312,6 +318,10 @@ pub struct RateLimits {
     /// Runs per guild, by the tier of the user who runs. A tier not listed is not limited.
     #[serde(default)]
     pub guild: BTreeMap<String, Quota>,
+    /// AI assist calls (`!explain`, `!fix`, `!ask`, `!tests`) per user, by tier. A tier not
+    /// listed is not limited.
+    #[serde(default)]
+    pub ai: BTreeMap<String, Quota>,
     /// How many runs one user may have queued or running at once.
     #[serde(default = "defaults::concurrent_per_user")]
     pub concurrent_per_user: u32,
@@ -328,6 +338,7 @@ impl Default for RateLimits {
         Self {
             user: BTreeMap::new(),
             guild: BTreeMap::new(),
+            ai: BTreeMap::new(),
             concurrent_per_user: defaults::concurrent_per_user(),
             global_concurrency: defaults::global_concurrency(),
             queue_length: defaults::queue_length(),
@@ -380,6 +391,9 @@ pub struct Language {
     pub mounts: Vec<PathBuf>,
     #[serde(default)]
     pub memory: MemoryStrategy,
+    /// Which packages of a package set (`config.environments`) this language takes, if any.
+    #[serde(default)]
+    pub packages: Option<crate::environments::PackageKind>,
     /// Syntax-highlighting tag for replies (defaults to the language name).
     #[serde(default)]
     pub highlight: Option<String>,

@@ -42,7 +42,12 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex) -> Vec<Problem> {
     c.output(config);
     c.audit_http(config);
     c.runner(config);
+    for (path, what, expected) in config.ai.problems() {
+        c.bad(&path, what, expected);
+    }
     c.mcp(config);
+    c.problems
+        .extend(crate::environments::validate(config, index));
     c.problems
 }
 
@@ -250,7 +255,7 @@ impl Checker<'_> {
     fn rate_limits(&mut self, config: &Config) {
         let r = &config.rate_limits;
         let tiers = known(config.access.tiers.iter().map(|t| &t.name));
-        for (kind, map) in [("user", &r.user), ("guild", &r.guild)] {
+        for (kind, map) in [("user", &r.user), ("guild", &r.guild), ("ai", &r.ai)] {
             for (tier, q) in map {
                 let path = format!("config.rate_limits.{kind}.{tier}");
                 if config.tier(tier).is_none() {

@@ -13,6 +13,7 @@ mod mime;
 mod outcome;
 mod output;
 mod owner;
+pub mod packages;
 mod plan;
 mod pool;
 mod protocol;
@@ -32,6 +33,7 @@ pub use files::{
 pub use local::{LocalRunner, SandboxSummary};
 pub use mime::guess_mime;
 pub use outcome::{CompileOutcome, OutputFile, RunOutcome, RunStatus};
+pub use packages::PackageMount;
 pub use pool::{PoolReport, ZygoteReport};
 pub use request::{InputFile, RunRequest};
 

@@ -22,7 +22,7 @@ use crate::spawn::run_stage;
 use crate::stage::{finish_run, Measured, StageLimits};
 use crate::uids::{UidLease, UidPool};
 use crate::workdir::{self, Workdir};
-use crate::{seccomp, RunRequest, Runner, RunnerError};
+use crate::{seccomp, PackageMount, RunRequest, Runner, RunnerError};
 
 /// Inode cap of every tmpfs of a run (files a program can create: bounds directory bombs).
 pub(crate) const TMPFS_INODES: u64 = 16_384;
@@ -293,6 +293,34 @@ fn default_helper() -> Result<PathBuf, RunnerError> {
         .unwrap_or_else(|| PathBuf::from(crate::helper::PROGRAM_NAME)))
 }
 
+/// A package set may only be mounted for a language that takes its kind, from a real directory,
+/// under a plain name (it becomes a path inside the sandbox).
+fn check_packages(m: &PackageMount, req: &RunRequest) -> Result<(), RunnerError> {
+    if req.spec.packages != Some(m.kind) {
+        return Err(RunnerError::InvalidRequest(format!(
+            "{} does not take {} packages, so package set `{}` cannot be used with it",
+            req.language,
+            m.kind.as_str(),
+            m.name
+        )));
+    }
+    if !coderunner_config::is_set_name(&m.name) {
+        return Err(RunnerError::InvalidRequest(format!(
+            "`{}` is not a package set name",
+            m.name
+        )));
+    }
+    if !m.dir.is_absolute() || !m.dir.is_dir() {
+        return Err(RunnerError::InvalidRequest(format!(
+            "package set `{}` is not built (its directory {} is missing); build it with `{}`",
+            m.name,
+            m.dir.display(),
+            crate::packages::build_command(&m.name)
+        )));
+    }
+    Ok(())
+}
+
 impl Inner {
     async fn run(
         &self,
@@ -319,6 +347,9 @@ impl Inner {
             )));
         }
         crate::user_env::check(&req.env).map_err(|e| RunnerError::InvalidRequest(e.to_string()))?;
+        if let Some(m) = &req.packages {
+            check_packages(m, &req)?;
+        }
         for a in &req.args {
             if a.contains('\0') {
                 return Err(RunnerError::InvalidRequest(
@@ -413,6 +444,11 @@ impl Inner {
             ))
         })?;
         let mut env = plan::environment(&req.spec, &req.limits, values);
+        if let Some(m) = &req.packages {
+            let (name, value) = m.path_variable();
+            env.retain(|(existing, _)| *existing != name);
+            env.push((name, value));
+        }
         for (k, v) in &req.env {
             env.retain(|(existing, _)| existing != k);
             env.push((k.clone(), v.clone()));
@@ -520,7 +556,13 @@ impl Inner {
             stack: STACK_BYTES,
             address_space,
         };
-        let spec = self.helper_spec(&req.spec, p, workdir.path(), (uid, gid), argv, env, rlimits);
+        let mut spec =
+            self.helper_spec(&req.spec, p, workdir.path(), (uid, gid), argv, env, rlimits);
+        spec.ro_binds_at = req
+            .packages
+            .iter()
+            .map(|m| (m.dir.clone(), m.inside()))
+            .collect();
         let spawned = Instant::now();
         let result = run_stage(
             &self.helper,
@@ -588,6 +630,7 @@ impl Inner {
             workdir_host: workdir.to_path_buf(),
             workdir: plan::WORKDIR.into(),
             ro_binds: self.layout.binds_for(language, p.network),
+            ro_binds_at: Vec::new(),
             symlinks: self.layout.symlinks.clone(),
             files: plan::etc_files(uid, gid, p.network),
             tmp_size: p.tmp_size.0,

@@ -64,6 +64,10 @@ pub struct HelperSpec {
     pub workdir: String,
     /// Host paths bound read-only at the same path inside (directories or files).
     pub ro_binds: Vec<PathBuf>,
+    /// Host directories bound read-only elsewhere inside: (host, inside), e.g. a package set at
+    /// `/opt/env/NAME`.
+    #[serde(default)]
+    pub ro_binds_at: Vec<(PathBuf, String)>,
     /// Symlinks created in the new root: (path, target), e.g. (`/bin`, `usr/bin`).
     pub symlinks: Vec<(String, String)>,
     /// Small files generated in the new root: (path, content), e.g. `/etc/passwd`.

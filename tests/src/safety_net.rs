@@ -117,6 +117,7 @@ pub fn request(language: &str, code: &str) -> RunRequest {
         args: Vec::new(),
         env: Vec::new(),
         limits: profile(),
+        packages: None,
     }
 }
 

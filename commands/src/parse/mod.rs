@@ -29,6 +29,16 @@ pub enum Command {
     },
     Files,
     Reset,
+    /// `!explain`, `!fix`, `!tests`: about the asker's last run (or the one replied to).
+    Explain,
+    Fix,
+    Tests,
+    /// `!ask [LANG] question`: the words after `!ask` (the language is resolved later).
+    Ask {
+        words: String,
+    },
+    /// `!lint [LANG]` with a code block, or alone for the last run's code.
+    Lint(RunCommand),
 }
 
 /// Flags given before the language.
@@ -38,6 +48,8 @@ pub struct RunFlags {
     pub timeout: Option<Duration>,
     /// Bytes.
     pub memory: Option<u64>,
+    /// `--env=NAME`: the package set to run with (`none`: not even the default one).
+    pub env_set: Option<String>,
 }
 
 /// `!run [FLAGS] [LANG] [ARGS...]` with its code blocks.
@@ -62,7 +74,7 @@ pub struct RunCommand {
 /// Why a `!run` message could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error("unknown flag `{0}`; the flags are --privileged, --timeout=SECS and --memory=SIZE, written before the language")]
+    #[error("unknown flag `{0}`; the flags are --privileged, --timeout=SECS, --memory=SIZE and --env=SET, written before the language")]
     UnknownFlag(String),
     #[error("`{flag}` needs {what}, e.g. `{example}`")]
     BadFlagValue {
@@ -113,6 +125,16 @@ pub fn parse(prefix: &str, text: &str) -> Option<Command> {
         },
         "files" => Command::Files,
         "reset" => Command::Reset,
+        "explain" => Command::Explain,
+        "fix" => Command::Fix,
+        "tests" => Command::Tests,
+        "ask" => Command::Ask {
+            words: tail.trim().to_string(),
+        },
+        "lint" => match parse_run(tail) {
+            Ok(run) => Command::Lint(run),
+            Err(e) => Command::RunError(e),
+        },
         _ => return None,
     };
     Some(command)
@@ -238,6 +260,14 @@ fn parse_flag(word: &str, flags: &mut RunFlags) -> Result<(), ParseError> {
                     })?,
             )
         }
+        ("--env", Some(v)) if is_set_word(v) => flags.env_set = Some(v.to_ascii_lowercase()),
+        ("--env", _) => {
+            return Err(ParseError::BadFlagValue {
+                flag: "--env".into(),
+                what: "the name of a package set (`!langs` lists them)",
+                example: "--env=ml",
+            })
+        }
         ("--timeout", None) => {
             return Err(ParseError::BadFlagValue {
                 flag: "--timeout".into(),
@@ -255,6 +285,14 @@ fn parse_flag(word: &str, flags: &mut RunFlags) -> Result<(), ParseError> {
         _ => return Err(ParseError::UnknownFlag(word.to_string())),
     }
     Ok(())
+}
+
+/// A word that can be a set name (checked against the config later, with suggestions).
+fn is_set_word(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// A bare number is seconds; otherwise the config's duration syntax (`500ms`, `1m`).

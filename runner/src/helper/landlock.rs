@@ -28,6 +28,7 @@ pub(crate) fn rule_paths(spec: &HelperSpec) -> RulePaths {
             .ro_binds
             .iter()
             .map(|p| p.to_string_lossy().into_owned())
+            .chain(spec.ro_binds_at.iter().map(|(_, at)| at.clone()))
             .chain(["/etc".to_string(), "/proc".to_string(), "/dev".to_string()])
             .collect(),
         writable_devices: [

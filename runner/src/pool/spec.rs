@@ -76,11 +76,12 @@ impl Shape {
 }
 
 /// Whether a warm slot may serve `req` at all: no compile stage, no network, no extra
-/// environment, and a language whose read-only binds the zygote's sandbox has.
+/// environment, no package set, and a language whose read-only binds the zygote's sandbox has.
 pub(crate) fn eligible(req: &RunRequest, zygote_binds: &[PathBuf], inner: &Inner) -> bool {
     req.spec.compile.is_none()
         && !req.limits.network
         && req.env.is_empty()
+        && req.packages.is_none()
         && inner
             .layout
             .binds_for(&req.spec, false)
