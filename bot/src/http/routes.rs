@@ -186,15 +186,22 @@ mod tests {
         let base = start().await;
         let client = reqwest::Client::new();
         for (method, path) in ROUTES {
+            // An AI route reaches the backend, and Echo (like any backend without a pipeline)
+            // answers it with 503 `ai_off`; a route that was not served would be 404/405.
+            let ai = path.starts_with("/v1/ai/");
+            let body = if ai {
+                json!({"language": "python", "code": "print(1)", "question": "add two numbers"})
+            } else {
+                json!({"language": "python", "files": [{"name": "a.py", "content": ""}]})
+            };
             let req = match *method {
                 "GET" => client.get(format!("{base}{path}")),
-                "POST" => client.post(format!("{base}{path}")).json(
-                    &json!({"language": "python", "files": [{"name": "a.py", "content": ""}]}),
-                ),
+                "POST" => client.post(format!("{base}{path}")).json(&body),
                 other => panic!("unexpected method {other}"),
             };
             let status = req.bearer_auth("test").send().await.expect("send").status();
-            assert_eq!(status, 200, "{method} {path}");
+            let expected = if ai { 503 } else { 200 };
+            assert_eq!(status, expected, "{method} {path}");
         }
         // And the router serves nothing else: other paths and methods are JSON 404/405.
         let r = client
