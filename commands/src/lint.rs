@@ -56,11 +56,11 @@ impl Pipeline {
                     "which language is this? write it after `{p}lint` (e.g. `{p}lint python`) or tag the code block"
                 )))
             }
-            (None, _) => match self.inner.recent.find(&msg.who, &msg.place, None) {
+            (None, _) => match self.inner.recent.find(&msg.who, &msg.place, msg.reply_to) {
                 Some(memo) => (memo.language, memo.code),
                 None => {
                     return Err(Refusal::bad_request(format!(
-                        "nothing to lint: put the code in a code block after `{p}lint LANG`, or use `{p}lint` after your own `{p}run` here"
+                        "nothing to lint: put the code in a code block after `{p}lint LANG`, or use `{p}lint` after your own `{p}run` here (or as a reply to its reply)"
                     )))
                 }
             },

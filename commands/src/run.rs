@@ -188,7 +188,8 @@ impl Pipeline {
                     stdin: run.stdin.clone().unwrap_or_default(),
                     args: run.args.clone(),
                     outcome: outcome.clone(),
-                    message: None,
+                    message: msg.message,
+                    reply: None,
                 },
             );
         }

@@ -212,6 +212,7 @@ impl Pipeline {
                 args: Vec::new(),
                 outcome,
                 message: None,
+                reply: None,
             });
         }
         self.inner
@@ -561,7 +562,7 @@ impl Pipeline {
             code: None,
             stdin: String::new(),
             question,
-            reply_to: None,
+            reply_to: msg.reply_to,
         };
         match self.ai(req, progress).await {
             Ok(out) => render(&self.inner.config, &out),
@@ -572,6 +573,16 @@ impl Pipeline {
     /// Remember a chat run so a later `!explain`/`!fix`/`!tests` knows what it is about.
     pub(crate) fn remember_run(&self, who: &Identity, place: &Place, memo: RunMemo) {
         self.inner.recent.remember(who, place, memo);
+    }
+
+    /// The frontend posted its answer to `msg` as message `reply`: a later `!explain`, `!fix`,
+    /// `!tests` or `!lint` sent as a reply to that message is about `msg`'s run (if it was one).
+    pub fn replied(&self, msg: &crate::Incoming, reply: u64) {
+        if let Some(message) = msg.message {
+            self.inner
+                .recent
+                .replied(&msg.who, &msg.place, message, reply);
+        }
     }
 }
 
