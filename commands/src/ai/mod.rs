@@ -87,14 +87,15 @@ pub struct AiOutcome {
     pub language: String,
     /// `!explain`'s explanation, or the model's words around its code.
     pub explanation: Option<String>,
-    /// The program the model wrote (the last attempt for `!fix`).
+    /// `!ask`: the program the model wrote; `!fix`: its last attempt; explain, tests: the
+    /// program they were about.
     pub code: Option<String>,
     /// `!fix`: unified diff of the original against the last attempt.
     pub diff: Option<String>,
     /// `!fix`: attempts made, and whether the last one succeeded.
     pub attempts: u32,
     pub fixed: Option<bool>,
-    /// The last run of model-written code.
+    /// The last run of model-written code; for explain, the run that was explained.
     pub run: Option<RunOutcome>,
     pub tests: Vec<TestResult>,
     /// The limits the runs had (for the reply's status line).
@@ -365,6 +366,9 @@ impl Pipeline {
         let (answer, _) = self.call_model(ctx, client, &prompt::explain(memo)).await?;
         let mut out = AiOutcome::new(ctx, client.model(), &memo.language);
         out.explanation = Some(answer.text.trim().to_string());
+        // What was explained, for API clients (the chat reply shows only the explanation).
+        out.code = Some(memo.code.clone());
+        out.run = Some(memo.outcome.clone());
         Ok(out)
     }
 
