@@ -14,10 +14,9 @@ use coderunner_config::Language;
 use coderunner_runner::{InputFile, RunOutcome, RunRequest, RunStatus};
 use serde::Serialize;
 
-use crate::access;
+use crate::admission::{Asker, Meter, Wanted};
 use crate::audit::AiCallRecord;
-use crate::direct::RequestedLimits;
-use crate::pipeline::{audit_base, fill_outcome, user_key, Pipeline};
+use crate::pipeline::{audit_base, fill_outcome, Pipeline};
 use crate::refusal::{Refusal, RefusalKind};
 use crate::{Identity, Place, Progress};
 use client::{AiError, ChatMessage};
@@ -156,24 +155,17 @@ impl Pipeline {
         progress: &dyn Progress,
         record: &mut crate::AuditRecord,
     ) -> Result<AiOutcome, Refusal> {
-        self.check_open()?;
-        let config = Arc::clone(&self.inner.config);
         let Some(client) = self.inner.ai.clone() else {
             return Err(Refusal::new(RefusalKind::AiOff, OFF_HINT));
         };
-        let tier = match &req.tier {
-            Some(name) => config.tier(name).ok_or_else(|| {
-                Refusal::not_allowed(format!("the tier `{name}` is not configured"))
-            })?,
-            None => {
-                access::check_place(&config, &req.place)?;
-                access::tier_for(&config, &req.who, &req.place)?
-            }
+        let asker = Asker {
+            who: &req.who,
+            place: &req.place,
+            tier: req.tier.as_deref(),
         };
-        record.tier = Some(tier.name.clone());
         // Model-written code never runs privileged, whatever the asker may do by hand.
-        let grant = access::grant(&config, tier, false, RequestedLimits::default())?;
-        self.inner.rate.check_ai(&grant.tier, &user_key(&req.who))?;
+        let grant = self.admit_asker(&asker, Wanted::plain(), record)?;
+        self.charge(&grant, &req.who, Meter::Ai)?;
         let ctx = Ctx {
             who: req.who.clone(),
             place: req.place.clone(),
@@ -312,7 +304,7 @@ impl Pipeline {
         record.language = Some(lang_name.to_string());
         record.code = Some(code.to_string());
         record.ai_call = ai_call;
-        let user_slot = self.inner.queue.claim_user(&user_key(&ctx.who))?;
+        let user_slot = self.user_slot(&ctx.who)?;
         let mut files = vec![InputFile {
             path: lang.file.clone(),
             content: code.as_bytes().to_vec(),
