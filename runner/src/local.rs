@@ -402,8 +402,7 @@ impl Inner {
         let run_id = next_run_id(&self.owner_tag);
         // Rootless, the parent may not mount: the helper makes the capped tmpfs for it.
         let mut workdir = if self.rootless.is_some() {
-            Workdir::create_detached(&self.helper, req.limits.workdir_size.0, TMPFS_INODES)
-                .await?
+            Workdir::create_detached(&self.helper, req.limits.workdir_size.0, TMPFS_INODES).await?
         } else {
             Workdir::create(
                 &self.runs_dir,

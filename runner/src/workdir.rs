@@ -64,7 +64,11 @@ impl Workdir {
     /// Rootless: a tmpfs of `size` bytes and `inodes` inodes, made by `helper` in a throwaway
     /// user namespace. A program cannot write past either cap (ENOSPC), and the host's disk never
     /// sees its files.
-    pub(crate) async fn create_detached(helper: &Path, size: u64, inodes: u64) -> io::Result<Workdir> {
+    pub(crate) async fn create_detached(
+        helper: &Path,
+        size: u64,
+        inodes: u64,
+    ) -> io::Result<Workdir> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         let out = tokio::process::Command::new(helper)
             .arg0(crate::helper::PROGRAM_NAME)
@@ -101,7 +105,11 @@ impl Workdir {
     pub(crate) fn helper_source(&self) -> (PathBuf, bool) {
         match &self.handle {
             Some(fd) => (
-                PathBuf::from(format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd())),
+                PathBuf::from(format!(
+                    "/proc/{}/fd/{}",
+                    std::process::id(),
+                    fd.as_raw_fd()
+                )),
                 true,
             ),
             None => (self.path.clone(), false),

@@ -17,8 +17,8 @@ use nix::unistd::{
 };
 
 use super::{
-    caps, landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, workdir_tmpfs,
-    Context, SetupError,
+    caps, landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, workdir_tmpfs, Context,
+    SetupError,
 };
 use crate::protocol::{HelperSpec, Isolation, Report};
 use crate::seccomp::unpack;

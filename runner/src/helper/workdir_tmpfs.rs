@@ -34,7 +34,9 @@ pub(crate) fn create_main(size: &str, inodes: &str) -> i32 {
     let control = unsafe { OwnedFd::from_raw_fd(0) };
     let result = (|| {
         let size: u64 = size.parse().ctx(|| format!("workdir size `{size}`"))?;
-        let inodes: u64 = inodes.parse().ctx(|| format!("workdir inodes `{inodes}`"))?;
+        let inodes: u64 = inodes
+            .parse()
+            .ctx(|| format!("workdir inodes `{inodes}`"))?;
         die_with_parent(&control)?;
         let mount = make(size, inodes)?;
         let fds = [mount.as_raw_fd()];
