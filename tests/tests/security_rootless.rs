@@ -1,8 +1,8 @@
 //! Rootless mode (coderunner started as an ordinary user, so runs go through a user namespace):
 //! the workdir is a tmpfs capped in bytes and files like the root path's, never a host directory,
 //! so a program cannot fill the host's disk or leave files behind (not even `chmod 000` ones), and
-//! `/proc/self/mountinfo` inside shows no host path. Every test runs the real `coderunner run` as
-//! uid 65534.
+//! `/proc/self/mountinfo` inside shows no host path; a compiled language's two stages share the
+//! workdir. Every test runs the real `coderunner run` as uid 65534.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -19,15 +19,21 @@ const WORKDIR: u64 = 4 << 20;
 /// The tmpfs inode cap the runner gives every run (runner::local::TMPFS_INODES).
 const INODES: u64 = 16_384;
 
-/// One rootless `coderunner run --json` of `code` (Python), in a temp dir of its own that holds
-/// the config, the program, the scratch and the data directory.
+/// One rootless `coderunner run --json` of a program, in a temp dir of its own that holds the
+/// config, the program, the scratch and the data directory.
 struct Rootless {
     dir: tempfile::TempDir,
     json: serde_json::Value,
 }
 
 impl Rootless {
+    /// A Python program.
     fn run(code: &str) -> Rootless {
+        Rootless::run_file("attack.py", code)
+    }
+
+    /// A program whose language is told by the extension of `name`.
+    fn run_file(name: &str, code: &str) -> Rootless {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
@@ -47,7 +53,7 @@ impl Rootless {
             p.file_size = bytes(1 << 20);
         }
         let config = safety_net::write_config_file(dir.path(), &c);
-        let program = dir.path().join("attack.py");
+        let program = dir.path().join(name);
         std::fs::write(&program, code).expect("write");
         for f in [&config, &program] {
             std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
@@ -189,6 +195,32 @@ async fn rootless_a_chmod_000_directory_does_not_survive_the_run() {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "workdirs left behind: {left:?}");
+    assert!(r.host_files().is_empty(), "{:?}", r.host_files());
+}
+
+#[tokio::test]
+async fn rootless_a_compiled_program_keeps_its_workdir_between_stages() {
+    let _g = safety_net::shared().await;
+    // The compile stage and the run stage are two sandboxes: each attaches the same tmpfs.
+    let r = Rootless::run_file(
+        "twostage.c",
+        "#include <stdio.h>\n\
+         int main(void) {\n\
+         \x20   FILE *f = fopen(\"made.txt\", \"w\");\n\
+         \x20   if (!f) return 1;\n\
+         \x20   fputs(\"from the run stage\", f);\n\
+         \x20   fclose(f);\n\
+         \x20   puts(\"compiled and ran\");\n\
+         \x20   return 0;\n\
+         }\n",
+    );
+    assert_eq!(r.stdout(), "compiled and ran\n", "{}", r.json);
+    let files = r.json["files"].as_array().cloned().unwrap_or_default();
+    assert!(
+        files.iter().any(|f| f["path"] == "made.txt"),
+        "the output file was not collected: {}",
+        r.json
+    );
     assert!(r.host_files().is_empty(), "{:?}", r.host_files());
 }
 
