@@ -25,8 +25,8 @@ pub(crate) struct Workdir {
 }
 
 impl Workdir {
-    /// Create it; a tmpfs of `size` bytes owned by `owner` when `tmpfs` (root mode), a plain
-    /// directory otherwise (rootless: size then only bounded by RLIMIT_FSIZE per file).
+    /// Create it (root mode); a tmpfs of `size` bytes owned by `owner` when `tmpfs`, a plain
+    /// directory otherwise. Rootless workdirs come from [`Workdir::create_detached`].
     pub(crate) fn create(
         runs_dir: &Path,
         run_id: &str,
