@@ -65,6 +65,8 @@ pub struct ZygoteReport {
     pub age_secs: u64,
     pub rss_bytes: u64,
     pub pss_bytes: u64,
+    /// Host pid of the zygote's Python process (from its greeting's credentials).
+    pub pid: Option<i32>,
 }
 
 #[derive(Debug, Default)]
@@ -369,6 +371,7 @@ impl WarmPool {
                 age_secs: z.age().as_secs(),
                 rss_bytes: rss,
                 pss_bytes: pss,
+                pid: z.pid,
             }
         });
         let (slots_rss, slots_pss) = memory_of(&slot_pids);
