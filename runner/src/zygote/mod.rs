@@ -258,6 +258,11 @@ impl Zygote {
         self.started.elapsed()
     }
 
+    /// Its workdir on the host.
+    pub(crate) fn workdir(&self) -> &std::path::Path {
+        self._workdir.path()
+    }
+
     /// Slots forked so far.
     pub(crate) fn forks(&self) -> u64 {
         self.forks.load(Ordering::Relaxed)
