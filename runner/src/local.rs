@@ -262,12 +262,13 @@ impl LocalRunner {
 
     /// What the warm pool holds on the host: the run ids of the zygote's and the ready slots'
     /// workdirs and cgroups, and the slots' uids (for leftover checks, which must tell a ready
-    /// slot from a run that was not cleaned up). Empty without a pool.
-    pub fn warm_pool_footprint(&self) -> (Vec<String>, Vec<u32>) {
-        self.pool
-            .as_ref()
-            .map(|p| p.footprint())
-            .unwrap_or_default()
+    /// slot from a run that was not cleaned up). Empty without a pool; `None` while the pool is
+    /// still making slots.
+    pub fn warm_pool_footprint(&self) -> Option<(Vec<String>, Vec<u32>)> {
+        match &self.pool {
+            Some(p) => p.footprint(),
+            None => Some(Default::default()),
+        }
     }
 
     /// The warm pool's state for `doctor` and logs; `None` when it was never started.

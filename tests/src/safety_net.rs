@@ -286,10 +286,7 @@ pub fn leftovers() -> Vec<String> {
         }
     }
     // In the warm pass, the pool's ready slots and zygote are not leftovers.
-    let (pool_ids, pool_uids) = RUNNER
-        .get()
-        .map(LocalRunner::warm_pool_footprint)
-        .unwrap_or_default();
+    let (pool_ids, pool_uids) = pool_footprint();
     found.retain(|f| {
         !pool_ids.iter().any(|id| f.ends_with(&format!("/{id}")))
             && !pool_uids
@@ -310,6 +307,22 @@ pub fn leftovers() -> Vec<String> {
     }
     found.retain(|f| !pool_ids.iter().any(|id| f.contains(&format!("/runs/{id}"))));
     found
+}
+
+/// The warm pass's pool footprint (see [`LocalRunner::warm_pool_footprint`]) once it is not
+/// making slots (at most 30 s); empty in the cold pass.
+fn pool_footprint() -> (Vec<String>, Vec<u32>) {
+    let Some(runner) = RUNNER.get() else {
+        return Default::default();
+    };
+    let start = std::time::Instant::now();
+    loop {
+        match runner.warm_pool_footprint() {
+            Some(f) => return f,
+            None if start.elapsed() > Duration::from_secs(30) => return Default::default(),
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 /// Wait up to `within` for [`leftovers`] to be empty; returns what is left.

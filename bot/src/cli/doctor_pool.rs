@@ -64,16 +64,22 @@ pub fn render(r: &PoolReport) -> String {
                 z.forks,
             );
             let slots = r.slots_per_kind * r.starting_kinds.len();
+            // Slots share the zygote's pages: measured together, each more slot adds its
+            // private memory (USS), not its PSS (which counts a share of the zygote's).
+            let full = z.pss_bytes
+                + r.slot_pss_bytes
+                + slots.saturating_sub(1) as u64 * r.slot_private_bytes;
             out += &format!(
-                "  memory (measured on the zygote and one slot): zygote RSS {} / PSS {}; one slot RSS {} / PSS {}; a full pool ({} slots: {} per kind for {}) about PSS {}\n",
+                "  memory (measured on the zygote and one slot): zygote RSS {} / PSS {}; one slot RSS {} / PSS {} / private {}; a full pool ({} slots: {} per kind for {}) about PSS {}\n",
                 mib(z.rss_bytes),
                 mib(z.pss_bytes),
                 mib(r.slot_rss_bytes),
                 mib(r.slot_pss_bytes),
+                mib(r.slot_private_bytes),
                 slots,
                 r.slots_per_kind,
                 r.starting_kinds.join(", "),
-                mib(z.pss_bytes + slots as u64 * r.slot_pss_bytes)
+                mib(full)
             );
         }
         None => out += "  python zygote: not running\n",

@@ -53,6 +53,9 @@ pub struct PoolReport {
     /// Memory of one ready slot, averaged over the ready ones (0 when none is ready).
     pub slot_rss_bytes: u64,
     pub slot_pss_bytes: u64,
+    /// Memory of one ready slot that only it uses (USS: what each more slot adds, the rest
+    /// being pages shared with the zygote).
+    pub slot_private_bytes: u64,
     /// Kinds of run the pool keeps slots for from the start (languages; more are learned from
     /// the runs that come).
     pub starting_kinds: Vec<String>,
@@ -389,7 +392,7 @@ impl WarmPool {
             }
         }
         let zygote = st.zygote.as_ref().map(|z| {
-            let (rss, pss) = memory_of(&z.pids());
+            let (rss, pss, _) = memory_of(&z.pids());
             ZygoteReport {
                 preload: self
                     .python
@@ -405,11 +408,12 @@ impl WarmPool {
                 pid: z.pid,
             }
         });
-        let (slots_rss, slots_pss) = memory_of(&slot_pids);
+        let (slots_rss, slots_pss, slots_uss) = memory_of(&slot_pids);
         let n_slots = ready.iter().map(|(_, n)| *n as u64).sum::<u64>().max(1);
         PoolReport {
             slot_rss_bytes: slots_rss / n_slots,
             slot_pss_bytes: slots_pss / n_slots,
+            slot_private_bytes: slots_uss / n_slots,
             starting_kinds: STARTING_LANGUAGES
                 .iter()
                 .filter(|l| {
@@ -435,8 +439,12 @@ impl WarmPool {
     /// Stop refilling and tear down every ready slot and the zygote (runs in flight hold their
     /// own reference to it and finish first).
     /// What the pool holds on the host: the run ids of the zygote's and the ready slots'
-    /// workdirs and cgroups, and the slots' uids.
-    pub(crate) fn footprint(&self) -> (Vec<String>, Vec<u32>) {
+    /// workdirs and cgroups, and the slots' uids; `None` while it is still making slots (those
+    /// would be missing).
+    pub(crate) fn footprint(&self) -> Option<(Vec<String>, Vec<u32>)> {
+        if !self.is_full() {
+            return None;
+        }
         let st = self.lock();
         let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
         let mut ids: Vec<String> = st.zygote.iter().filter_map(|z| name(z.workdir())).collect();
@@ -446,7 +454,7 @@ impl WarmPool {
             uids.push(slot.uid);
         }
         ids.sort();
-        (ids, uids)
+        Some((ids, uids))
     }
 
     pub(crate) async fn shutdown(&self) {

@@ -308,9 +308,10 @@ fn put_on_fd3(fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Resident and proportional memory (bytes) of `pids` together, from smaps_rollup.
-pub(crate) fn memory_of(pids: &[i32]) -> (u64, u64) {
-    let (mut rss, mut pss) = (0, 0);
+/// Resident, proportional and private (USS) memory (bytes) of `pids` together, from
+/// smaps_rollup.
+pub(crate) fn memory_of(pids: &[i32]) -> (u64, u64, u64) {
+    let (mut rss, mut pss, mut uss) = (0, 0, 0);
     for pid in pids {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
             continue;
@@ -324,11 +325,12 @@ pub(crate) fn memory_of(pids: &[i32]) -> (u64, u64) {
             match key {
                 "Rss:" => rss += kib * 1024,
                 "Pss:" => pss += kib * 1024,
+                "Private_Clean:" | "Private_Dirty:" => uss += kib * 1024,
                 _ => {}
             }
         }
     }
-    (rss, pss)
+    (rss, pss, uss)
 }
 
 #[cfg(test)]
@@ -350,7 +352,10 @@ mod tests {
 
     #[test]
     fn memory_of_this_process_is_counted() {
-        let (rss, pss) = memory_of(&[std::process::id() as i32]);
-        assert!(rss > 0 && pss > 0 && pss <= rss, "rss {rss} pss {pss}");
+        let (rss, pss, uss) = memory_of(&[std::process::id() as i32]);
+        assert!(
+            rss > 0 && pss > 0 && uss > 0 && uss <= pss && pss <= rss,
+            "rss {rss} pss {pss} uss {uss}"
+        );
     }
 }
