@@ -17,6 +17,7 @@ mod plan;
 mod protocol;
 mod request;
 mod seccomp;
+pub mod session;
 mod spawn;
 mod status;
 mod uids;
