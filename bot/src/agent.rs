@@ -102,12 +102,17 @@ impl CodeRunnerAgent {
     /// Wire runner, pipeline and audit, then serve `frontend` until it ends; flush on the way out.
     pub async fn run(self, frontend: Frontend) -> anyhow::Result<()> {
         let config = Arc::clone(&self.config);
-        let runner: Arc<dyn Runner> = match self.runner {
-            Some(r) => r,
-            None => runner_for(&config)?,
+        type Starter = Arc<dyn coderunner_runner::session::SessionStarter>;
+        let (runner, sessions): (Arc<dyn Runner>, Option<Starter>) = match self.runner {
+            Some(r) => (r, None),
+            None if config.runner.remote.is_empty() => {
+                let local = Arc::new(LocalRunner::new(&config).context("preparing the sandbox")?);
+                (local.clone(), Some(local))
+            }
+            None => (runner_for(&config)?, None),
         };
-        let pipeline =
-            Pipeline::new(Arc::clone(&config), runner).context("starting the chat pipeline")?;
+        let pipeline = Pipeline::with_sessions(Arc::clone(&config), runner, sessions)
+            .context("starting the chat pipeline")?;
         tracing::info!(agent_id = %config.agent_id, ?frontend, "agent starting");
         let served = match frontend {
             Frontend::Console(options) => crate::console::run(pipeline.clone(), options).await,

@@ -42,6 +42,8 @@ pub struct PipelineOptions {
     pub workspaces: Arc<dyn Workspaces>,
     /// How often idle rate-limit keys are dropped and audit retention is applied.
     pub housekeeping_every: Duration,
+    /// What starts notebook sessions (the local sandbox); `None`: no sessions.
+    pub sessions: Option<Arc<dyn coderunner_runner::session::SessionStarter>>,
 }
 
 impl Default for PipelineOptions {
@@ -50,6 +52,7 @@ impl Default for PipelineOptions {
             clock: LimiterClock::real(),
             workspaces: Arc::new(NoWorkspaces),
             housekeeping_every: Duration::from_secs(60),
+            sessions: None,
         }
     }
 }
@@ -72,10 +75,11 @@ struct Inner {
     inflight: AtomicUsize,
     idle: Notify,
     housekeeping: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    sessions: Option<Arc<crate::sessions::SessionManager>>,
 }
 
 /// Counts a request in flight so `shutdown` can wait for it.
-struct InFlight(Arc<Inner>);
+pub(crate) struct InFlight(Arc<Inner>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -110,6 +114,24 @@ impl Pipeline {
         )
     }
 
+    /// [`Pipeline::new`] with notebook sessions started by `sessions`.
+    pub fn with_sessions(
+        config: Arc<Config>,
+        runner: Arc<dyn Runner>,
+        sessions: Option<Arc<dyn coderunner_runner::session::SessionStarter>>,
+    ) -> Result<Pipeline, PipelineError> {
+        let workspaces = Arc::new(DiskWorkspaces::open(&config)?);
+        Self::with_options(
+            config,
+            runner,
+            PipelineOptions {
+                workspaces,
+                sessions,
+                ..PipelineOptions::default()
+            },
+        )
+    }
+
     pub fn with_options(
         config: Arc<Config>,
         runner: Arc<dyn Runner>,
@@ -122,7 +144,16 @@ impl Pipeline {
             config.audit.retention.as_duration(),
         )?;
         let rl = &config.rate_limits;
+        let sessions = options.sessions.map(|starter| {
+            Arc::new(crate::sessions::SessionManager::new(
+                config.sessions.clone(),
+                config.find_language("python").map(|(_, l)| l.clone()),
+                starter,
+                Arc::clone(&options.workspaces),
+            ))
+        });
         let inner = Arc::new(Inner {
+            sessions,
             rate: RateGate::new(rl, options.clock),
             queue: RunQueue::new(
                 rl.global_concurrency,
@@ -149,7 +180,13 @@ impl Pipeline {
                 loop {
                     tick.tick().await;
                     match weak.upgrade() {
-                        Some(inner) => inner.housekeeping(),
+                        Some(inner) => {
+                            inner.housekeeping();
+                            if let Some(s) = inner.sessions.clone() {
+                                drop(inner);
+                                s.park_idle().await;
+                            }
+                        }
                         None => break,
                     }
                 }
@@ -161,6 +198,19 @@ impl Pipeline {
         }
         tracing::info!(audit = %audit_path.display(), "pipeline ready");
         Ok(Pipeline { inner })
+    }
+
+    /// Notebook sessions, when this pipeline has a sandbox that starts them.
+    pub fn sessions(&self) -> Option<&Arc<crate::sessions::SessionManager>> {
+        self.inner.sessions.as_ref()
+    }
+
+    pub(crate) fn rate(&self) -> &RateGate {
+        &self.inner.rate
+    }
+
+    pub(crate) fn queue(&self) -> &RunQueue {
+        &self.inner.queue
     }
 
     pub fn config(&self) -> &Config {
@@ -187,7 +237,7 @@ impl Pipeline {
         self.inner.queue.waiting()
     }
 
-    fn track(&self) -> InFlight {
+    pub(crate) fn track(&self) -> InFlight {
         self.inner.inflight.fetch_add(1, Ordering::AcqRel);
         InFlight(Arc::clone(&self.inner))
     }
@@ -421,7 +471,10 @@ impl Pipeline {
     }
 
     /// Wait for a runner slot; returns it and the milliseconds waited.
-    async fn admit(&self, progress: &dyn Progress) -> Result<(QueuePermit, u64), Refusal> {
+    pub(crate) async fn admit(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<(QueuePermit, u64), Refusal> {
         let waited = Instant::now();
         let permit = self.inner.queue.enter(progress).await?;
         let queue_ms = u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -513,7 +566,7 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    fn check_open(&self) -> Result<(), Refusal> {
+    pub(crate) fn check_open(&self) -> Result<(), Refusal> {
         if self.inner.closing.load(Ordering::Acquire) {
             return Err(Refusal {
                 kind: RefusalKind::Busy,
@@ -524,7 +577,7 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn refused(&self, mut record: AuditRecord, refusal: &Refusal) {
+    pub(crate) async fn refused(&self, mut record: AuditRecord, refusal: &Refusal) {
         record.status = "refused".to_string();
         record.refusal_kind = Some(refusal.kind.as_str().to_string());
         record.refusal_reason = Some(refusal.message.clone());
@@ -532,7 +585,7 @@ impl Pipeline {
         self.write_audit(record).await;
     }
 
-    async fn write_audit(&self, record: AuditRecord) {
+    pub(crate) async fn write_audit(&self, record: AuditRecord) {
         let inner = Arc::clone(&self.inner);
         let written = tokio::task::spawn_blocking(move || inner.audit.record(&record)).await;
         match written {
@@ -552,6 +605,9 @@ impl Pipeline {
                 break;
             }
             let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+        }
+        if let Some(s) = &self.inner.sessions {
+            s.park_all().await;
         }
         self.inner.queue.close();
         if let Some(task) = self
@@ -578,7 +634,7 @@ fn spec_for(lang: &Language, grant: &Grant) -> Language {
     }
 }
 
-fn user_key(who: &Identity) -> String {
+pub(crate) fn user_key(who: &Identity) -> String {
     // An API key is one caller whether it speaks REST (`/v1/runs`) or MCP (`/mcp`): one quota and
     // one concurrency budget, so switching protocol does not double what a key may run. (The stdio
     // MCP server is its own process with no API keys, so its fixed user cannot meet a key here.)
@@ -589,7 +645,7 @@ fn user_key(who: &Identity) -> String {
     format!("{}:{}", scope.as_str(), who.user_id)
 }
 
-fn audit_base(who: &Identity, place: &Place) -> AuditRecord {
+pub(crate) fn audit_base(who: &Identity, place: &Place) -> AuditRecord {
     AuditRecord {
         platform: who.platform.as_str().to_string(),
         user_id: who.user_id.clone(),
@@ -601,7 +657,7 @@ fn audit_base(who: &Identity, place: &Place) -> AuditRecord {
     }
 }
 
-fn fill_outcome(record: &mut AuditRecord, outcome: &RunOutcome, queue_ms: u64) {
+pub(crate) fn fill_outcome(record: &mut AuditRecord, outcome: &RunOutcome, queue_ms: u64) {
     record.status = outcome.status.as_str().to_string();
     record.exit_code = outcome.exit_code;
     record.signal = outcome.signal.clone();
