@@ -37,17 +37,26 @@ hello
             "**{p}runs [N]** — the last N runs and refusals (default 10, at most 25), from the audit log. Admins only. Example: `{p}runs 5`"
         ),
         Some("files" | "reset" | "workspace" | "workspaces") => workspaces(config, &p),
+        Some("session" | "sessions" | "restart" | "notebook") => format!(
+            "**Notebook sessions** — in a thread (and the console) every `{p}run py` is a cell of one live Python: variables stay, the last expression is shown, DataFrames come back as tables and open matplotlib figures as images (no savefig needed).
+• `{p}session` — the session: age, idle time, memory, variables, files
+• `{p}restart` — a new Python, the files kept · `{p}reset` — clears variables and files
+• `{p}run --fresh py` — one-shot, outside the session; other languages are always one-shot
+A cell past its time gets KeyboardInterrupt and the session lives on; still busy 2 s later, the session ends (variables gone, files kept). Idle sessions are parked: what pickles is saved into the workspace and restored by the next cell.
+Example: {p}run py `import pandas as pd; df = pd.read_csv('sales.csv')` then {p}run py `df.describe()`"
+        ),
         Some("help") | None => format!(
             "**coderunner** runs your code in a sandbox and replies with its output.
 • `{p}run [LANG]` + a code block — run a program (`{p}help run` for flags, stdin, expected output, attachments)
 • `{p}langs` — languages and versions
 • `{p}runs [N]` — recent runs (admins)
 • `{p}files` / `{p}reset` — files kept between runs in this thread or session (`{p}help files`)
+• `{p}session` / `{p}restart` — the thread's live Python (`{p}help session`)
 • `{p}help COMMAND` — details and examples
 Example: {p}run python `print(\"hello\")`"
         ),
         Some(other) => format!(
-            "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset and {p}help",
+            "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset, {p}session, {p}restart and {p}help",
             neutralize(crate::render::cut_chars(other, 40))
         ),
     }

@@ -17,6 +17,7 @@ mod private_fs;
 mod refusal;
 pub mod render;
 mod runs;
+mod session;
 pub mod sessions;
 pub mod versions;
 pub mod workspace;

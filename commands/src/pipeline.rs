@@ -205,6 +205,10 @@ impl Pipeline {
         self.inner.sessions.as_ref()
     }
 
+    pub(crate) fn workspaces(&self) -> &Arc<dyn Workspaces> {
+        &self.inner.workspaces
+    }
+
     pub(crate) fn rate(&self) -> &RateGate {
         &self.inner.rate
     }
@@ -249,7 +253,10 @@ impl Pipeline {
         let _flight = self.track();
         let config = &self.inner.config;
         let reply = match command {
-            Command::Run(run) => self.run_chat(&msg, run, progress).await,
+            Command::Run(run) => match self.chat_cell(&msg, &run, progress).await {
+                Some(reply) => reply,
+                None => self.run_chat(&msg, run, progress).await,
+            },
             Command::RunError(e) => {
                 let refusal = Refusal::bad_request(format!(
                     "{e}. `{}help run` shows the syntax",
@@ -263,7 +270,16 @@ impl Pipeline {
             Command::Help { topic } => Reply::text(help::help(config, topic.as_deref())),
             Command::Runs { count } => Reply::text(self.runs(&msg.who, &msg.place, count)),
             Command::Files => Reply::text(self.list_workspace(&msg)),
-            Command::Reset => Reply::text(self.reset_workspace(&msg).await),
+            Command::Reset => {
+                let mut text = self.reset_workspace(&msg).await;
+                if let Some(note) = self.session_reset(&msg).await {
+                    text.push('\n');
+                    text.push_str(&note);
+                }
+                Reply::text(text)
+            }
+            Command::Session => Reply::text(self.session_status(&msg).await),
+            Command::Restart => Reply::text(self.session_restart(&msg).await),
         };
         Some(reply)
     }

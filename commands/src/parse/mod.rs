@@ -29,12 +29,18 @@ pub enum Command {
     },
     Files,
     Reset,
+    /// `!session`: the thread's notebook session.
+    Session,
+    /// `!restart`: a new interpreter, the files kept.
+    Restart,
 }
 
 /// Flags given before the language.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFlags {
     pub privileged: bool,
+    /// `--fresh`: one-shot even where `!run py` is a session cell.
+    pub fresh: bool,
     pub timeout: Option<Duration>,
     /// Bytes.
     pub memory: Option<u64>,
@@ -62,7 +68,7 @@ pub struct RunCommand {
 /// Why a `!run` message could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error("unknown flag `{0}`; the flags are --privileged, --timeout=SECS and --memory=SIZE, written before the language")]
+    #[error("unknown flag `{0}`; the flags are --privileged, --fresh, --timeout=SECS and --memory=SIZE, written before the language")]
     UnknownFlag(String),
     #[error("`{flag}` needs {what}, e.g. `{example}`")]
     BadFlagValue {
@@ -113,6 +119,8 @@ pub fn parse(prefix: &str, text: &str) -> Option<Command> {
         },
         "files" => Command::Files,
         "reset" => Command::Reset,
+        "session" => Command::Session,
+        "restart" => Command::Restart,
         _ => return None,
     };
     Some(command)
@@ -218,6 +226,7 @@ fn parse_flag(word: &str, flags: &mut RunFlags) -> Result<(), ParseError> {
     };
     match (name.as_str(), value) {
         ("--privileged", None) => flags.privileged = true,
+        ("--fresh", None) => flags.fresh = true,
         ("--timeout", Some(v)) => {
             flags.timeout = Some(parse_duration(v).ok_or_else(|| ParseError::BadFlagValue {
                 flag: "--timeout".into(),
