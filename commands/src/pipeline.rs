@@ -209,6 +209,10 @@ impl Pipeline {
         &self.inner.workspaces
     }
 
+    pub(crate) fn versions(&self) -> &Versions {
+        &self.inner.versions
+    }
+
     pub(crate) fn rate(&self) -> &RateGate {
         &self.inner.rate
     }

@@ -167,12 +167,16 @@ impl Pipeline {
         if let Some(why) = &reply.cell.ended {
             notes.push(format!("🧠 {why}"));
         }
+        let version = match config.find_language("python") {
+            Some((name, lang)) => Some(self.versions().get(name, lang).await),
+            None => None,
+        };
         let mut outcome = reply.cell.outcome.clone();
         displays_into(&mut outcome, &reply.cell.display);
         let rendered = render::render_run_with(
             &RunView {
                 language: "python",
-                version: None,
+                version: version.as_ref().and_then(|v| v.known()),
                 highlight: "py",
                 limits: &grant.limits,
                 outcome: &outcome,

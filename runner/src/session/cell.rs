@@ -159,6 +159,10 @@ impl Session {
     /// Why the session died just now, in words, from its cgroup and its helper.
     async fn death(&mut self, killed: bool, wall: Duration) -> (RunStatus, String, Option<String>) {
         let stats = self.cgroup.as_ref().map(|c| c.stats()).unwrap_or_default();
+        if !killed {
+            // The kernel died by itself: let the helper forward how it ended before it goes.
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
+        }
         self.kill().await;
         const GONE: &str =
             "its variables are gone; its files are kept. The next cell starts a new session";
