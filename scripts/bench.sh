@@ -80,6 +80,55 @@ td=$(for _ in 1 2 3; do "$DRIVER" teardown "$HELPER" 200; done)
 log "pipeline: !run python round trips in-process"
 pl=$("$DRIVER" pipeline "$HELPER" "$RUNS")
 
+log "warm pool: runs spaced 100 ms apart through coderunner serve, cold (warm_pool: 0) and warm"
+SP=scripts/bench_spaced.py
+export BENCH_KEY=bench-key-not-secret
+KEY_SHA=$(printf %s "$BENCH_KEY" | sha256sum | cut -d' ' -f1)
+echo 'print(1)' >"$WORK/p1.py"; printf '1\n' >"$WORK/p1.py.want"
+printf 'import pandas as pd\nprint(pd.DataFrame({"a": [1, 2]}).sum())\n' >"$WORK/df.py"
+printf 'import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.savefig("plot.png")\n' >"$WORK/plot.py"
+echo 'console.log(1)' >"$WORK/p1.js"; printf '1\n' >"$WORK/p1.js.want"
+echo 'echo 1' >"$WORK/p1.sh"; printf '1\n' >"$WORK/p1.sh.want"
+serve_config() { # $1: warm_pool value, $2: port
+    "$BIN" config print-default | python3 -c '
+import re, sys
+t = sys.stdin.read()
+t = t.replace("warm_pool: auto", "warm_pool: " + sys.argv[1], 1)
+t = re.sub(r"listen: [0-9.:]+", "listen: 127.0.0.1:" + sys.argv[2], t, count=1)
+t = t.replace("data_dir: coderunner-data", "data_dir: " + sys.argv[3], 1)
+t = t.replace("api_keys: []", "api_keys:\n      - {name: bench, key_sha256: \"" + sys.argv[4] + "\", tier: data}", 1)
+print(t)' "$1" "$2" "$WORK/data-$1" "$KEY_SHA" >"$WORK/serve-$1.yaml"
+}
+WN=${BENCH_SPACED_RUNS:-30}
+spaced_rows=""
+for mode in 0 auto; do
+    port=$((18900 + ${#mode}))
+    serve_config "$mode" "$port"
+    "$BIN" --config "$WORK/serve-$mode.yaml" serve >"$WORK/serve-$mode.log" 2>&1 &
+    spid=$!
+    for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+    [ "$mode" = auto ] && sleep 15 # the zygote's preload and the first slots
+    url="http://127.0.0.1:$port"
+    tag=$([ "$mode" = 0 ] && echo cold || echo warm)
+    spaced_rows+=$(
+        python3 $SP http "$tag print" "$WN" 100 "$url" python "$WORK/p1.py"; echo
+        python3 $SP http "$tag df" "$WN" 100 "$url" python "$WORK/df.py"; echo
+        python3 $SP http "$tag plot" "$WN" 100 "$url" python "$WORK/plot.py"; echo
+        python3 $SP http "$tag node" "$WN" 100 "$url" javascript "$WORK/p1.js"; echo
+        python3 $SP http "$tag bash" "$WN" 100 "$url" bash "$WORK/p1.sh"; echo
+    )$'\n'
+    if [ "$mode" = auto ]; then
+        pool_mem=$("$BIN" --config "$WORK/serve-auto.yaml" doctor 2>/dev/null | grep -m1 'memory:' | sed 's/^ *memory: //')
+    fi
+    kill "$spid"; wait "$spid" || true
+done
+spaced_bare=$(
+    python3 $SP exec "bare print" "$WN" 100 -- $PY -I "$WORK/p1.py"
+    python3 $SP exec "bare node" "$WN" 100 -- /usr/bin/node "$WORK/p1.js"
+    python3 $SP exec "bare bash" "$WN" 100 -- /bin/bash "$WORK/p1.sh"
+)
+lib_rows=$("$DRIVER" spaced "$HELPER" "$WN" cold; "$DRIVER" spaced "$HELPER" "$WN" warm)
+
 bare_med=$(echo "$rows" | awk -F'\t' '$1=="bare"{print $2}')
 echo
 echo "coderunner benchmark · $(nproc) cores · $(uname -r) · $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -121,3 +170,24 @@ echo "$pl" | while IFS=$'\t' read -r label med p95 n; do
     esac
     printf '  %-38s median %8s ms   p95 %8s ms\n' "$name" "$med" "$p95"
 done
+echo
+echo "Warm pool: runs spaced 100 ms apart through coderunner serve (HTTP API), $WN runs each"
+printf '  %-30s %12s %12s %12s %12s\n' "program" "cold median" "warm median" "warm p95" "warm × bare"
+med() { echo "$1" | awk -F'\t' -v l="$2" '$1==l{print $2}'; }
+p95() { echo "$1" | awk -F'\t' -v l="$2" '$1==l{print $3}'; }
+for what in print df plot node bash; do
+    c=$(med "$spaced_rows" "cold $what"); w=$(med "$spaced_rows" "warm $what"); wp=$(p95 "$spaced_rows" "warm $what")
+    b=$(med "$spaced_bare" "bare $what")
+    ratio=$([ -n "$b" ] && python3 -c "print(f'{$w/$b:.2f}')" || echo "-")
+    case $what in
+        print) name="python print(1)" ;; df) name="pandas DataFrame step" ;;
+        plot) name="matplotlib plot -> PNG" ;; node) name="node console.log(1)" ;; bash) name="bash echo 1" ;;
+    esac
+    printf '  %-30s %12s %12s %12s %12s\n' "$name" "$c" "$w" "$wp" "$ratio"
+done
+printf '  %-30s %12s\n' "bare python3 -I print(1)" "$(med "$spaced_bare" "bare print")" \
+    "bare node" "$(med "$spaced_bare" "bare node")" "bare bash" "$(med "$spaced_bare" "bare bash")"
+echo "  pool memory (doctor): ${pool_mem:-?}"
+printf '  %-30s %12s %12s %12s %12s\n' "python print(1), library" "$(med "$lib_rows" "lib cold")" \
+    "$(med "$lib_rows" "lib warm")" "$(p95 "$lib_rows" "lib warm")" \
+    "$(python3 -c "print(f'{$(med "$lib_rows" "lib warm")/$(med "$spaced_bare" "bare print"):.2f}')")"

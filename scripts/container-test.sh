@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Verifies the Docker image: builds it with ../shared/tools/container-check (podman, local base
 # images, no registry), then inside the container runs `coderunner doctor`, `coderunner run --json`
-# on a Python hello world, a pandas import and a JavaScript hello world, and one attack from the
+# on a Python hello world, a pandas import, JavaScript, Rust and TypeScript hello worlds, checks
+# that `coderunner languages` finds every configured language, and one attack from the
 # security suite (a fork bomb plus a read of /etc/shadow), asserting each result.
 #
 # Usage: scripts/container-test.sh [--privileged | --least]
@@ -53,6 +54,26 @@ coderunner run --json hello.js > out.json
 cat out.json; echo
 grep -Eq '"status": ?"exited"' out.json || fail "javascript hello: status is not exited"
 grep -q 'hello from node v' out.json || fail "javascript hello: output missing"
+
+printf 'fn main() {\n    let n: u32 = (1..=6).product();\n    println!("hello from rust {}", n);\n}\n' > hello.rs
+echo "--- coderunner run --json hello.rs"
+coderunner run --json hello.rs > out.json
+cat out.json; echo
+grep -Eq '"status": ?"exited"' out.json || fail "rust hello: status is not exited"
+grep -q 'hello from rust 720' out.json || fail "rust hello: output missing"
+
+printf 'const n: number = 6 * 7;\nconsole.log(`hello from typescript ${n}`);\n' > hello.ts
+echo "--- coderunner run --json hello.ts"
+coderunner run --json hello.ts > out.json
+cat out.json; echo
+grep -q 'hello from typescript 42' out.json || fail "typescript hello: output missing"
+
+echo "--- coderunner languages"
+coderunner languages | tee /tmp/langs.txt
+if grep -q 'not installed' /tmp/langs.txt; then fail "a configured language is not installed in the image"; fi
+echo "--- coderunner env build"
+coderunner env build | tee /tmp/env.txt
+grep -q 'no package sets are configured' /tmp/env.txt || fail "env build: unexpected output"
 
 cat > attack.py <<'PY'
 import os

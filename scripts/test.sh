@@ -5,7 +5,8 @@
 # sudo) and a Rust toolchain is installed.
 #
 # Usage: scripts/test.sh [--setup-only]
-#   --setup-only   install what the tests need, then stop (no cargo).
+#   --setup-only   install what the tests need (and build the binaries, which build the test
+#                  package set), then stop before the checks.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,8 +22,10 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'scripts/test.sh: error: %s\n' "$*" >&2; exit 1; }
 
 # --- system packages -------------------------------------------------------------------------
-# Interpreters and libraries the sandbox tests run real programs with. bubblewrap is not needed.
-required=(python3 python3-numpy python3-pandas python3-matplotlib gcc g++ libc6-dev)
+# Interpreters and libraries the sandbox tests run real programs with (python3-pyflakes: `!lint`).
+# python3-pip: `coderunner env build` installs package sets with Debian's python3 -m pip.
+# bubblewrap is not needed.
+required=(python3 python3-numpy python3-pandas python3-matplotlib python3-pip python3-pyflakes gcc g++ libc6-dev)
 optional=(python3-scipy)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -146,6 +149,22 @@ for component in rustfmt clippy; do
     fi
 done
 
+# --- the package set of tests/tests/environments.rs -----------------------------------------------
+# `coderunner env build` installs cowsay (pure Python, from PyPI; Debian ships no python3-cowsay, so
+# it imports only with the set) into .tools/env-test/data. The build is idempotent: once built it
+# says "up to date" without touching the network. The requirement is also in the test.
+log "cargo build --workspace --bins"
+cargo build --workspace --bins
+env_test=.tools/env-test
+mkdir -p "$env_test"
+"${CARGO_TARGET_DIR:-target}/debug/coderunner" config print-default |
+    sed -e "s#^  data_dir: .*#  data_dir: $PWD/$env_test/data#" \
+        -e 's#^  environments: {}$#  environments:\n    cowtest:\n      python: ["cowsay==6.1"]#' \
+        >"$env_test/config.yaml"
+grep -q '^    cowtest:' "$env_test/config.yaml" || die "could not write $env_test/config.yaml"
+"${CARGO_TARGET_DIR:-target}/debug/coderunner" --config "$env_test/config.yaml" env build \
+    || die "coderunner env build could not build the test package set (it needs PyPI)"
+
 if $setup_only; then
     log "setup complete"
     exit 0
@@ -158,10 +177,8 @@ cargo fmt --all --check
 log "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-# The cross-crate suites drive the real binaries; build them first with the same command
+# The cross-crate suites drive the real binaries, built above with the same command
 # tests/src/harness.rs uses, so its own check finds them up to date.
-log "cargo build --workspace --bins"
-cargo build --workspace --bins
 
 log "cargo test --workspace"
 cargo test --workspace

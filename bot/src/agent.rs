@@ -103,14 +103,22 @@ impl CodeRunnerAgent {
     pub async fn run(self, frontend: Frontend) -> anyhow::Result<()> {
         let config = Arc::clone(&self.config);
         type Starter = Arc<dyn coderunner_runner::session::SessionStarter>;
-        let (runner, sessions): (Arc<dyn Runner>, Option<Starter>) = match self.runner {
-            Some(r) => (r, None),
-            None if config.runner.remote.is_empty() => {
-                let local = Arc::new(LocalRunner::new(&config).context("preparing the sandbox")?);
-                (local.clone(), Some(local))
-            }
-            None => (runner_for(&config)?, None),
-        };
+        // This process serves many runs: the local sandbox keeps a warm pool, torn down below.
+        let (runner, sessions, local): (Arc<dyn Runner>, Option<Starter>, Option<LocalRunner>) =
+            match self.runner {
+                Some(r) => (r, None, None),
+                None if config.runner.remote.is_empty() => {
+                    let local = LocalRunner::new(&config)
+                        .context("preparing the sandbox")?
+                        .start_warm_pool();
+                    (
+                        Arc::new(local.clone()),
+                        Some(Arc::new(local.clone())),
+                        Some(local),
+                    )
+                }
+                None => (runner_for(&config)?, None, None),
+            };
         let pipeline = Pipeline::with_sessions(Arc::clone(&config), runner, sessions)
             .context("starting the chat pipeline")?;
         tracing::info!(agent_id = %config.agent_id, ?frontend, "agent starting");
@@ -128,6 +136,9 @@ impl CodeRunnerAgent {
             }
         };
         pipeline.shutdown().await;
+        if let Some(local) = local {
+            local.shutdown_warm_pool().await;
+        }
         served
     }
 }

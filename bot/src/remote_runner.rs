@@ -296,6 +296,8 @@ fn request_body(request: &RunRequest) -> Result<Value, RunnerError> {
         "profile": request.limits,
         "env": request.env.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
         "privileged": request.limits.network,
+        // The set this side chose (or `none`), so the node does not apply a default of its own.
+        "environment": request.packages.as_ref().map_or(coderunner_config::NO_SET, |m| m.name.as_str()),
     });
     if let (Some(main), Some(obj)) = (main, body.as_object_mut()) {
         obj.insert("main".into(), Value::String(main));
@@ -364,6 +366,7 @@ mod tests {
             args: vec!["a".into()],
             env: vec![("GREETING".into(), "hi".into())],
             limits: config.profile("default").expect("default profile").clone(),
+            packages: None,
         }
     }
 
@@ -380,6 +383,16 @@ mod tests {
         assert_eq!(&sent, c.profile("default").expect("default"));
         assert!(body.get("limits").is_none(), "{body}");
         assert_eq!(body["privileged"], false);
+        // The set this side chose travels by name; none is said explicitly, so the node does
+        // not apply a default of its own.
+        assert_eq!(body["environment"], "none");
+        let mut with_set = request(&c);
+        with_set.packages = Some(coderunner_runner::PackageMount {
+            name: "ml".into(),
+            kind: coderunner_config::PackageKind::Python,
+            dir: "/data/environments/ml/python".into(),
+        });
+        assert_eq!(request_body(&with_set).expect("body")["environment"], "ml");
     }
 
     #[test]

@@ -42,6 +42,8 @@ fn dispatch(args: &[String]) -> Res<()> {
             exec(&arg(1)?, num(2)?, &cmd)
         }
         "inproc" => with_runtime(inproc(PathBuf::from(arg(1)?), num(2)?)),
+        // spaced HELPER N cold|warm: print(1) in-process, runs 100 ms apart.
+        "spaced" => with_runtime(spaced(PathBuf::from(arg(1)?), num(2)?, arg(3)? == "warm")),
         "throughput" => with_runtime(throughput(PathBuf::from(arg(1)?), num(2)?, num(3)?)),
         "teardown" => with_runtime(teardown(PathBuf::from(arg(1)?), num(2)?)),
         "pipeline" => with_runtime(pipeline(PathBuf::from(arg(1)?), num(2)?)),
@@ -50,7 +52,7 @@ fn dispatch(args: &[String]) -> Res<()> {
 }
 
 fn usage() -> String {
-    "usage: driver exec LABEL N -- CMD... | inproc HELPER N | throughput HELPER N CONC | teardown HELPER PROCS | pipeline HELPER N".into()
+    "usage: driver exec LABEL N -- CMD... | inproc HELPER N | spaced HELPER N cold|warm | throughput HELPER N CONC | teardown HELPER PROCS | pipeline HELPER N".into()
 }
 
 fn with_runtime(f: impl std::future::Future<Output = Res<()>>) -> Res<()> {
@@ -120,6 +122,7 @@ fn request(config: &Config, code: &str) -> Res<RunRequest> {
         args: Vec::new(),
         env: Vec::new(),
         limits: profile.clone(),
+        packages: None,
     })
 }
 
@@ -151,6 +154,33 @@ async fn inproc(helper: PathBuf, n: usize) -> Res<()> {
         }
     }
     report("inproc", samples);
+    Ok(())
+}
+
+async fn spaced(helper: PathBuf, n: usize, warm: bool) -> Res<()> {
+    let mut config = config(helper)?;
+    if !warm {
+        config.runner.warm_pool = coderunner_config::WarmPool::Slots(0);
+    }
+    let mut runner = LocalRunner::new(&config).map_err(|e| e.to_string())?;
+    if warm {
+        runner = runner.start_warm_pool();
+        runner.warm_pool_ready(Duration::from_secs(120)).await;
+    }
+    let req = request(&config, "print(1)\n")?;
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + WARMUP {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let t = Instant::now();
+        let o = runner.run(req.clone()).await.map_err(|e| e.to_string())?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        check(&o)?;
+        if i >= WARMUP {
+            samples.push(ms);
+        }
+    }
+    runner.shutdown_warm_pool().await;
+    report(if warm { "lib warm" } else { "lib cold" }, samples);
     Ok(())
 }
 

@@ -7,6 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+mod ai;
+
+pub use ai::{AiCallRecord, AiCallRow};
+
 /// Why the audit log could not be opened or written.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -52,6 +56,8 @@ pub struct AuditRecord {
     pub truncated: bool,
     pub refusal_kind: Option<String>,
     pub refusal_reason: Option<String>,
+    /// The AI call whose code this run ran (`ai_calls.id`), if the model wrote it.
+    pub ai_call: Option<i64>,
 }
 
 /// A row as read back.
@@ -141,6 +147,7 @@ impl Audit {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        ai::migrate(&conn).map_err(sql)?;
         let audit = Audit {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -153,6 +160,10 @@ impl Audit {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn sql_err(&self, source: rusqlite::Error) -> AuditError {
@@ -180,9 +191,9 @@ impl Audit {
             "INSERT INTO runs (at_ms, platform, user_id, user_name, guild, channel, thread, tier,
                 privileged, language, code_sha256, code, code_bytes, status, exit_code, signal,
                 queue_ms, wall_ms, cpu_ms, peak_memory_bytes, output_bytes, truncated,
-                refusal_kind, refusal_reason)
+                refusal_kind, refusal_reason, ai_call)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
             params![
                 now_ms(),
                 r.platform,
@@ -208,6 +219,7 @@ impl Audit {
                 r.truncated,
                 r.refusal_kind,
                 r.refusal_reason,
+                r.ai_call,
             ],
         )
         .map_err(|e| self.sql_err(e))?;
@@ -218,6 +230,8 @@ impl Audit {
     pub fn apply_retention(&self) -> Result<usize, AuditError> {
         let cutoff = now_ms() - i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.execute("DELETE FROM ai_calls WHERE at_ms < ?1", params![cutoff])
+            .map_err(|e| self.sql_err(e))?;
         conn.execute("DELETE FROM runs WHERE at_ms < ?1", params![cutoff])
             .map_err(|e| self.sql_err(e))
     }
@@ -230,7 +244,7 @@ impl Audit {
                 "SELECT id, at_ms, platform, user_id, user_name, guild, channel, thread, tier,
                     privileged, language, code, status, exit_code, signal, queue_ms, wall_ms,
                     cpu_ms, peak_memory_bytes, output_bytes, truncated, refusal_kind,
-                    refusal_reason, code_sha256, code_bytes
+                    refusal_reason, code_sha256, code_bytes, ai_call
                  FROM runs ORDER BY id DESC LIMIT ?1",
             )
             .map_err(|e| self.sql_err(e))?;
@@ -263,6 +277,7 @@ impl Audit {
                         truncated: row.get(20)?,
                         refusal_kind: row.get(21)?,
                         refusal_reason: row.get(22)?,
+                        ai_call: row.get(25)?,
                     },
                     code_sha256: row.get(23)?,
                     code_bytes: u(row.get(24)?),

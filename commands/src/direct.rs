@@ -30,6 +30,8 @@ pub struct DirectRun {
     pub args: Vec<String>,
     /// Environment variables for the program (checked like a chat ```env block).
     pub env: Vec<(String, String)>,
+    /// The package set to run with (`config.environments`); `None`: the tier's default, if any.
+    pub environment: Option<String>,
     pub limits: RequestedLimits,
     pub privileged: bool,
     /// Every limit, from a bot forwarding its run here: each is capped by the tier's ceiling

@@ -12,7 +12,7 @@ pub fn help(config: &Config, topic: Option<&str>) -> String {
         Some("run" | "r" | "eval" | "exec") => format!(
             "**{p}run** — run code in a sandbox
 ```
-{p}run [--privileged] [--timeout=SECS] [--memory=SIZE] [LANG] [ARGS...]
+{p}run [--privileged] [--timeout=SECS] [--memory=SIZE] [--env=SET] [LANG] [ARGS...]
 ```
 Put the program in a code block. The language is the word after `{p}run`, else the block's tag, else an attached file's extension.
 **Examples**
@@ -25,6 +25,7 @@ hello
 \\`\\`\\`
 • `{p}run py --verbose data.csv` passes `--verbose data.csv` to the program.
 • `{p}run --timeout=30 py` gives it 30 s (up to your tier's maximum); `--memory=512MiB` likewise.
+• `{p}run --env=ml py` runs with the package set `ml` (extra libraries; `{p}langs` lists the sets, `--env=none` runs without the default one).
 • A block tagged `expected` gets ✅ or ❌ against the program's output.
 • Attach `analysis.py` and `sales.csv` to `{p}run` with no code block: the first source file is the program, the rest go in its working directory.
 • `--privileged` (admins only) uses the privileged profile, with network.
@@ -45,6 +46,10 @@ hello
 A cell past its time gets KeyboardInterrupt and the session lives on; still busy 2 s later, the session ends (variables gone, files kept). Idle sessions are parked: what pickles is saved into the workspace and restored by the next cell.
 Example: {p}run py `import pandas as pd; df = pd.read_csv('sales.csv')` then {p}run py `df.describe()`"
         ),
+        Some("explain" | "fix" | "ask" | "tests" | "ai") => ai(config, &p),
+        Some("lint") => format!(
+            "**{p}lint [LANG]** — static checks in the sandbox, no AI: pyflakes (Python), `gcc`/`g++ -fsyntax-only -Wall -Wextra` (C, C++), `node --check` (JavaScript), `bash -n`/`sh -n` (shell). Lists findings with line numbers. Put the code in a block, or use it alone after your own `{p}run` to check that run's code. Example: {p}lint py `import os`"
+        ),
         Some("help") | None => format!(
             "**coderunner** runs your code in a sandbox and replies with its output.
 • `{p}run [LANG]` + a code block — run a program (`{p}help run` for flags, stdin, expected output, attachments)
@@ -52,14 +57,36 @@ Example: {p}run py `import pandas as pd; df = pd.read_csv('sales.csv')` then {p}
 • `{p}runs [N]` — recent runs (admins)
 • `{p}files` / `{p}reset` — files kept between runs in this thread or session (`{p}help files`)
 • `{p}session` / `{p}restart` — the thread's live Python (`{p}help session`)
+• `{p}lint [LANG]` — static checks with line numbers (`{p}help lint`)
+• `{p}explain` · `{p}fix` · `{p}tests` · `{p}ask [LANG] question` — AI assist on your last run (`{p}help ai`)
 • `{p}help COMMAND` — details and examples
 Example: {p}run python `print(\"hello\")`"
         ),
         Some(other) => format!(
-            "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset, {p}session, {p}restart and {p}help",
+            "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset, {p}session, {p}restart, {p}lint, {p}explain, {p}fix, {p}ask, {p}tests and {p}help",
             neutralize(crate::render::cut_chars(other, 40))
         ),
     }
+}
+
+/// `!help ai`: the AI commands, whether they are on, and what the model sees.
+fn ai(config: &Config, p: &str) -> String {
+    let state = match config.ai.endpoint() {
+        Some(_) => format!(
+            "AI assist is on (model `{}`).",
+            neutralize(crate::render::cut_chars(&config.ai.model, 60))
+        ),
+        None => format!("{}.", crate::ai::OFF_HINT),
+    };
+    format!(
+        "**AI assist** — {state}
+• **{p}explain** — after your own `{p}run` here (or as a reply to its reply): what went wrong and how to fix it.
+• **{p}fix** — the model corrects the program; the correction runs in the sandbox, up to {} attempts, and the reply shows a diff and the final run.
+• **{p}ask [LANG] question** — the model writes a program and the sandbox runs it. In a thread with files, it is told their names, sizes and CSV headers. Example: `{p}ask python plot revenue by month from sales.csv`
+• **{p}tests** — the model writes test cases (stdin → expected output); each runs in the sandbox, pass/fail per case.
+The model sees your code, its run's status and output, and file names — never other members' code or the bot's settings. Its code runs with your tier's limits, never privileged.",
+        config.ai.attempts.max(1)
+    )
 }
 
 /// `!help files`: what a workspace is, where there is one, its limits and who may reset it.
@@ -121,6 +148,24 @@ pub async fn languages(config: &Config, versions: &Versions) -> String {
             line.push_str(&format!(" · files: {}", exts.join(" ")));
         }
         lines.push(neutralize(&line));
+    }
+    let sets = crate::environments::report(config);
+    if !sets.is_empty() {
+        lines.push(format!(
+            "**Package sets** (extra libraries: `{p}run --env=NAME py`):"
+        ));
+        for s in &sets {
+            let mut line = if s.ready {
+                format!("• **{}**: {}", s.name, s.detail)
+            } else {
+                format!("• **{}** — {} on this host", s.name, s.status)
+            };
+            let who = crate::environments::defaults_of(config, &s.name);
+            if !who.is_empty() {
+                line.push_str(&format!(" · default for {}", who.join(", ")));
+            }
+            lines.push(neutralize(&line));
+        }
     }
     lines.push(format!(
         "Example: `{p}run py` followed by a code block. `{p}help run` has more."

@@ -1,25 +1,25 @@
-//! The pipeline: parse -> access -> rate limit -> fetch -> run -> render -> audit, for every frontend.
+//! The pipeline's shared state and its router: each command family lives in its own module
+//! (`run`, `files`, `runs`, `help`, `ai`, `lint`); this file dispatches and holds what they share
+//! (queue, audit, shutdown).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use coderunner_config::{Config, Language};
-use coderunner_runner::{InputFile, RunOutcome, RunRequest, Runner};
+use coderunner_config::Config;
+use coderunner_runner::{RunOutcome, RunRequest, Runner};
 use tokio::sync::Notify;
 
-use crate::access::{self, Grant};
-use crate::attachments;
+use crate::ai::client::AiClient;
+use crate::ai::memory::RecentRuns;
+use crate::ai::AiKind;
 use crate::audit::{Audit, AuditError, AuditRecord};
-use crate::direct::{DirectRun, RequestedLimits};
 use crate::help;
 use crate::limits::{LimiterClock, QueuePermit, RateGate, RunQueue};
-use crate::parse::{self, Command, RunCommand};
+use crate::parse::{self, Command};
 use crate::refusal::{Refusal, RefusalKind};
-use crate::render::{self, RunView};
-use crate::runs;
 use crate::versions::Versions;
-use crate::workspace::{self, DiskWorkspaces, NoWorkspaces, WorkspaceError, Workspaces};
+use crate::workspace::{DiskWorkspaces, NoWorkspaces, WorkspaceError, Workspaces};
 use crate::{Identity, Incoming, Place, Progress, Reply};
 
 /// Why the pipeline could not start.
@@ -60,17 +60,21 @@ impl Default for PipelineOptions {
 /// The chat pipeline, shared by every frontend (cheap to clone).
 #[derive(Clone)]
 pub struct Pipeline {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    config: Arc<Config>,
-    runner: Arc<dyn Runner>,
-    rate: RateGate,
-    queue: RunQueue,
-    audit: Audit,
-    versions: Versions,
-    workspaces: Arc<dyn Workspaces>,
+pub(crate) struct Inner {
+    pub(crate) config: Arc<Config>,
+    pub(crate) runner: Arc<dyn Runner>,
+    pub(crate) rate: RateGate,
+    pub(crate) queue: RunQueue,
+    pub(crate) audit: Audit,
+    pub(crate) versions: Versions,
+    pub(crate) workspaces: Arc<dyn Workspaces>,
+    /// The model endpoint, when AI assist is on.
+    pub(crate) ai: Option<AiClient>,
+    /// Recent chat runs, for `!explain`, `!fix`, `!tests` and `!lint`.
+    pub(crate) recent: RecentRuns,
     closing: AtomicBool,
     inflight: AtomicUsize,
     idle: Notify,
@@ -163,6 +167,8 @@ impl Pipeline {
             audit,
             versions: Versions::default(),
             workspaces: options.workspaces,
+            ai: AiClient::from_config(&config.ai),
+            recent: RecentRuns::default(),
             closing: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             idle: Notify::new(),
@@ -284,204 +290,17 @@ impl Pipeline {
             }
             Command::Session => Reply::text(self.session_status(&msg).await),
             Command::Restart => Reply::text(self.session_restart(&msg).await),
+            Command::Explain => self.ai_chat(&msg, AiKind::Explain, "", progress).await,
+            Command::Fix => self.ai_chat(&msg, AiKind::Fix, "", progress).await,
+            Command::Tests => self.ai_chat(&msg, AiKind::Tests, "", progress).await,
+            Command::Ask { words } => self.ai_chat(&msg, AiKind::Ask, &words, progress).await,
+            Command::Lint(run) => self.lint_chat(&msg, run, progress).await,
         };
         Some(reply)
     }
 
-    /// `!files`: the workspace of the message's thread, channel or session.
-    fn list_workspace(&self, msg: &Incoming) -> String {
-        let ws = &self.inner.workspaces;
-        ws.list(ws.key_for(&msg.who, &msg.place).as_deref())
-    }
-
-    /// `!reset`, under the workspace's lock so it never lands in the middle of a run.
-    async fn reset_workspace(&self, msg: &Incoming) -> String {
-        let ws = &self.inner.workspaces;
-        let admin =
-            access::tier_for(&self.inner.config, &msg.who, &msg.place).is_ok_and(|t| t.admin);
-        match ws.key_for(&msg.who, &msg.place) {
-            Some(key) => {
-                let lock = ws.lock(&key);
-                let _held = lock.lock().await;
-                ws.reset(Some(&key), &msg.who, admin)
-            }
-            None => ws.reset(None, &msg.who, admin),
-        }
-    }
-
-    fn runs(&self, who: &Identity, place: &Place, count: Option<usize>) -> String {
-        let tier = match access::tier_for(&self.inner.config, who, place) {
-            Ok(t) => t,
-            Err(r) => return r.chat_line(),
-        };
-        if !tier.admin {
-            return Refusal::not_allowed(format!(
-                "`{}runs` is for admins, and your tier is `{}`",
-                self.inner.config.discord.prefix, tier.name
-            ))
-            .chat_line();
-        }
-        match self.inner.audit.recent(count.unwrap_or(10).clamp(1, 25)) {
-            Ok(rows) => runs::render(&rows),
-            Err(e) => {
-                tracing::error!(error = %e, "reading the audit log failed");
-                "⚠️ could not read the audit log; see the bot's log".to_string()
-            }
-        }
-    }
-
-    async fn run_chat(&self, msg: &Incoming, run: RunCommand, progress: &dyn Progress) -> Reply {
-        let mut record = audit_base(&msg.who, &msg.place);
-        record.privileged = run.flags.privileged;
-        match self.chat_run(msg, &run, progress, &mut record).await {
-            Ok(reply) => reply,
-            Err(refusal) => {
-                self.refused(record, &refusal).await;
-                Reply::text(refusal.chat_line())
-            }
-        }
-    }
-
-    async fn chat_run(
-        &self,
-        msg: &Incoming,
-        run: &RunCommand,
-        progress: &dyn Progress,
-        record: &mut AuditRecord,
-    ) -> Result<Reply, Refusal> {
-        let config = Arc::clone(&self.inner.config);
-        let prefix = &config.discord.prefix;
-        self.check_open()?;
-        access::check_place(&config, &msg.place)?;
-        let tier = access::tier_for(&config, &msg.who, &msg.place)?;
-        record.tier = Some(tier.name.clone());
-        let grant = access::grant(
-            &config,
-            tier,
-            run.flags.privileged,
-            RequestedLimits {
-                wall_time: run.flags.timeout,
-                memory: run.flags.memory,
-            },
-        )?;
-        attachments::check_declared(
-            &msg.attachments,
-            grant.limits.file_size.bytes(),
-            grant.limits.workdir_size.bytes(),
-        )?;
-        if run.code.is_none() && msg.attachments.is_empty() {
-            return Err(Refusal::bad_request(format!(
-                "nothing to run: write `{prefix}run LANG` and then your code in a code block, or attach a source file. Example: {prefix}run py `print(\"hello\")` — `{prefix}help run` has more"
-            )));
-        }
-        let (lang_name, lang, program_idx) = resolve_language(&config, run, &msg.attachments)?;
-        record.language = Some(lang_name.clone());
-        record.code = run.code.clone();
-
-        self.inner
-            .rate
-            .check(&grant.tier, &user_key(&msg.who), msg.place.guild)?;
-        let user_slot = self.inner.queue.claim_user(&user_key(&msg.who))?;
-
-        let workspaces = Arc::clone(&self.inner.workspaces);
-        let (ws_key, ws_note) =
-            workspace::key_for_run(workspaces.as_ref(), &msg.who, &msg.place, grant.privileged);
-        // Held from before_run to after_run: runs in one workspace take turns. Taken before a
-        // runner slot, so a run holding a slot never waits for a workspace.
-        let ws_lock = ws_key.as_deref().map(|key| workspaces.lock(key));
-        let _ws_held = match &ws_lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
-        // Attachments are downloaded only once the run has a slot: a queued run holds no files.
-        let (permit, queue_ms) = self.admit(progress).await?;
-        let reserved: Vec<String> = match run.code {
-            Some(_) => vec![lang.file.clone()],
-            None => Vec::new(),
-        };
-        let fetched = attachments::fetch_all(
-            &msg.attachments,
-            program_idx,
-            grant.limits.file_size.bytes(),
-            grant.limits.workdir_size.bytes(),
-            &reserved,
-        )
-        .await?;
-        let mut files = Vec::new();
-        let main = match (&run.code, fetched.program) {
-            (Some(code), _) => {
-                files.push(InputFile {
-                    path: lang.file.clone(),
-                    content: code.clone().into_bytes(),
-                });
-                None
-            }
-            (None, Some((name, code))) => {
-                record.code = Some(code.clone());
-                files.push(InputFile {
-                    path: name.clone(),
-                    content: code.into_bytes(),
-                });
-                Some(name)
-            }
-            (None, None) => return Err(Refusal::bad_request(
-                "none of the attachments is a program I recognise; put the code in a code block",
-            )),
-        };
-        files.extend(fetched.data);
-        // Attachments persist; a code block's program does not (the next message brings its own).
-        let kept: Vec<InputFile> = match (&ws_key, &run.code) {
-            (None, _) => Vec::new(),
-            (Some(_), Some(_)) => files.iter().skip(1).cloned().collect(),
-            (Some(_), None) => files.clone(),
-        };
-        if let Some(key) = &ws_key {
-            workspaces.before_run(key, &mut files, grant.limits.workdir_size.bytes())?;
-        }
-        let request = RunRequest {
-            language: lang_name.clone(),
-            spec: spec_for(&lang, &grant),
-            files,
-            main,
-            stdin: run.stdin.clone().unwrap_or_default().into_bytes(),
-            args: run.args.clone(),
-            env: run.env.clone(),
-            limits: grant.limits.clone(),
-        };
-        let outcome = self.run_admitted(request, permit).await;
-        drop(user_slot);
-        let mut extras = render::Extras::default();
-        extras.notes.extend(ws_note);
-        if let Some(key) = &ws_key {
-            extras
-                .notes
-                .extend(workspaces.after_run(key, &msg.who, &kept, &outcome));
-            extras.workspace_files = workspaces.file_count(key);
-        }
-
-        let version = self.inner.versions.get(&lang_name, &lang).await;
-        let highlight = lang.highlight.clone().unwrap_or_else(|| lang_name.clone());
-        let rendered = render::render_run_with(
-            &RunView {
-                language: &lang_name,
-                version: version.known(),
-                highlight: &highlight,
-                limits: &grant.limits,
-                outcome: &outcome,
-                expected: run.expected.as_deref(),
-            },
-            &config.output,
-            config.discord.upload_limit.bytes(),
-            &extras,
-        );
-        fill_outcome(record, &outcome, queue_ms);
-        record.truncated |= rendered.cut;
-        self.write_audit(record.clone()).await;
-        Ok(rendered.reply)
-    }
-
     /// Wait for a runner slot, then run. Runner failures become a `sandbox_error` outcome.
-    async fn execute(
+    pub(crate) async fn execute(
         &self,
         request: RunRequest,
         progress: &dyn Progress,
@@ -503,7 +322,11 @@ impl Pipeline {
     }
 
     /// Run on the slot `permit`; runner failures become a `sandbox_error` outcome.
-    async fn run_admitted(&self, request: RunRequest, permit: QueuePermit) -> RunOutcome {
+    pub(crate) async fn run_admitted(
+        &self,
+        request: RunRequest,
+        permit: QueuePermit,
+    ) -> RunOutcome {
         let outcome = match self.inner.runner.run(request).await {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -516,74 +339,6 @@ impl Pipeline {
             tracing::error!(error = ?outcome.error, "sandbox error");
         }
         outcome
-    }
-
-    /// The HTTP entry point: skips parse and render; same access, limits, queue and audit.
-    pub async fn run_direct(
-        &self,
-        req: DirectRun,
-        progress: &dyn Progress,
-    ) -> Result<RunOutcome, Refusal> {
-        let _flight = self.track();
-        let mut record = audit_base(&req.who, &Place::default());
-        record.privileged = req.privileged;
-        record.tier = Some(req.tier.clone());
-        record.language = Some(req.language.clone());
-        match self.direct(req, progress, &mut record).await {
-            Ok(outcome) => Ok(outcome),
-            Err(refusal) => {
-                self.refused(record, &refusal).await;
-                Err(refusal)
-            }
-        }
-    }
-
-    async fn direct(
-        &self,
-        req: DirectRun,
-        progress: &dyn Progress,
-        record: &mut AuditRecord,
-    ) -> Result<RunOutcome, Refusal> {
-        let config = Arc::clone(&self.inner.config);
-        self.check_open()?;
-        let tier = config.tier(&req.tier).ok_or_else(|| {
-            Refusal::not_allowed(format!("the tier `{}` is not configured", req.tier))
-        })?;
-        let grant: Grant = match &req.profile {
-            Some(wanted) => access::grant_within(&config, tier, req.privileged, wanted)?,
-            None => access::grant(&config, tier, req.privileged, req.limits)?,
-        };
-        let (lang_name, lang) = match config.find_language(&req.language) {
-            Some((n, l)) => (n.to_string(), l.clone()),
-            None => return Err(unknown_language(&config, &req.language)),
-        };
-        record.language = Some(lang_name.clone());
-        let main = check_files(&req.files, req.main.as_deref(), &lang, &grant)?;
-        let main_path = main.clone().unwrap_or_else(|| lang.file.clone());
-        record.code = req
-            .files
-            .iter()
-            .find(|f| f.path == main_path)
-            .map(|f| String::from_utf8_lossy(&f.content).into_owned());
-        self.inner
-            .rate
-            .check(&grant.tier, &user_key(&req.who), None)?;
-        let user_slot = self.inner.queue.claim_user(&user_key(&req.who))?;
-        let request = RunRequest {
-            language: lang_name,
-            spec: spec_for(&lang, &grant),
-            files: req.files,
-            main,
-            stdin: req.stdin,
-            args: req.args,
-            env: req.env,
-            limits: grant.limits,
-        };
-        let (outcome, queue_ms) = self.execute(request, progress).await?;
-        drop(user_slot);
-        fill_outcome(record, &outcome, queue_ms);
-        self.write_audit(record.clone()).await;
-        Ok(outcome)
     }
 
     pub(crate) fn check_open(&self) -> Result<(), Refusal> {
@@ -645,15 +400,6 @@ impl Pipeline {
     }
 }
 
-/// The language as this run uses it: a privileged run gets the language's `privileged_run`.
-fn spec_for(lang: &Language, grant: &Grant) -> Language {
-    if grant.privileged {
-        lang.for_privileged()
-    } else {
-        lang.clone()
-    }
-}
-
 pub(crate) fn user_key(who: &Identity) -> String {
     // An API key is one caller whether it speaks REST (`/v1/runs`) or MCP (`/mcp`): one quota and
     // one concurrency budget, so switching protocol does not double what a key may run. (The stdio
@@ -687,146 +433,4 @@ pub(crate) fn fill_outcome(record: &mut AuditRecord, outcome: &RunOutcome, queue
     record.peak_memory_bytes = outcome.peak_memory_bytes;
     record.output_bytes = Some(outcome.output.len() as u64);
     record.truncated = outcome.truncated;
-}
-
-/// "unknown language `pyhton`; did you mean python?" with the `!langs` hint.
-fn unknown_language(config: &Config, wanted: &str) -> Refusal {
-    let shown = render::neutralize(render::cut_chars(wanted, 40)).replace('`', "'");
-    let p = &config.discord.prefix;
-    let suggestions = config.suggest_languages(wanted);
-    let message = match suggestions.as_slice() {
-        [] => format!("unknown language `{shown}`; `{p}langs` lists the languages I run"),
-        [one] => {
-            format!("unknown language `{shown}`; did you mean **{one}**? `{p}langs` lists them all")
-        }
-        many => format!(
-            "unknown language `{shown}`; did you mean {}? `{p}langs` lists them all",
-            many.iter()
-                .map(|s| format!("**{s}**"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        ),
-    };
-    Refusal::new(RefusalKind::UnknownLanguage, message)
-}
-
-/// The language (explicit > the block's tag > the program attachment's extension) and which
-/// attachment is the program when there is no code block.
-fn resolve_language(
-    config: &Config,
-    run: &RunCommand,
-    attachments: &[crate::AttachmentRef],
-) -> Result<(String, Language, Option<usize>), Refusal> {
-    let explicit = match run.language.as_deref() {
-        Some(l) => Some(
-            config
-                .find_language(l)
-                .ok_or_else(|| unknown_language(config, l))?,
-        ),
-        None => None,
-    };
-    let p = &config.discord.prefix;
-    if run.code.is_some() {
-        if let Some((n, l)) = explicit {
-            return Ok((n.to_string(), l.clone(), None));
-        }
-        return match run.code_tag.as_deref() {
-            Some(tag) => match config.find_language(tag) {
-                Some((n, l)) => Ok((n.to_string(), l.clone(), None)),
-                None => Err(unknown_language(config, tag)),
-            },
-            None => Err(Refusal::new(
-                RefusalKind::UnknownLanguage,
-                format!("which language is this? write it after `{p}run` (e.g. `{p}run python`) or tag the code block (```py); `{p}langs` lists them"),
-            )),
-        };
-    }
-    // No code block: the program is an attachment.
-    let by_ext = |want: Option<&str>| {
-        attachments.iter().position(|a| {
-            config
-                .language_for_extension(&attachments::sanitize_name(&a.name))
-                .is_some_and(|(n, _)| want.is_none_or(|w| w == n))
-        })
-    };
-    let idx = match explicit {
-        Some((n, _)) => by_ext(Some(n)).or_else(|| by_ext(None)),
-        None => by_ext(None),
-    };
-    let Some(idx) = idx else {
-        let names: Vec<String> = attachments
-            .iter()
-            .take(5)
-            .map(|a| format!("`{}`", attachments::sanitize_name(&a.name)))
-            .collect();
-        return Err(Refusal::bad_request(format!(
-            "none of the attachments ({}) is a program I know by its extension; put the code in a code block, or attach a source file such as `main.py` (`{p}langs` lists the extensions)",
-            names.join(", ")
-        )));
-    };
-    let file_name = attachments::sanitize_name(&attachments[idx].name);
-    let (n, l) = match explicit {
-        Some(found) => found,
-        None => config
-            .language_for_extension(&file_name)
-            .ok_or_else(|| unknown_language(config, &file_name))?,
-    };
-    Ok((n.to_string(), l.clone(), Some(idx)))
-}
-
-/// Files of a direct run: within size limits, with a program among them. Returns `main`.
-fn check_files(
-    files: &[InputFile],
-    main: Option<&str>,
-    lang: &Language,
-    grant: &Grant,
-) -> Result<Option<String>, Refusal> {
-    if files.is_empty() {
-        return Err(Refusal::bad_request("no files: send at least the program"));
-    }
-    let per_file = grant.limits.file_size.bytes();
-    let mut total = 0u64;
-    for f in files {
-        let safe = !f.path.is_empty()
-            && !f.path.starts_with('/')
-            && f.path
-                .split('/')
-                .all(|c| !c.is_empty() && c != "." && c != "..");
-        if !safe {
-            return Err(Refusal::bad_request(format!(
-                "file path `{}` is not allowed; use a relative path without `..`",
-                render::cut_chars(&f.path, 100)
-            )));
-        }
-        if f.content.len() as u64 > per_file {
-            return Err(Refusal::bad_request(format!(
-                "`{}` is {}, over the {} limit per file",
-                render::cut_chars(&f.path, 100),
-                crate::fmt::bytes(f.content.len() as u64),
-                crate::fmt::bytes(per_file)
-            )));
-        }
-        total += f.content.len() as u64;
-    }
-    if total > grant.limits.workdir_size.bytes() {
-        return Err(Refusal::bad_request(format!(
-            "the files add up to {}, more than the {} working directory",
-            crate::fmt::bytes(total),
-            crate::fmt::bytes(grant.limits.workdir_size.bytes())
-        )));
-    }
-    let has = |p: &str| files.iter().any(|f| f.path == p);
-    match main {
-        Some(m) if has(m) => Ok(Some(m.to_string())),
-        Some(m) => Err(Refusal::bad_request(format!(
-            "`main` names `{}`, which is not among the files",
-            render::cut_chars(m, 100)
-        ))),
-        None if has(&lang.file) => Ok(None),
-        None if files.len() == 1 => Ok(Some(files[0].path.clone())),
-        None => Err(Refusal::bad_request(format!(
-            "which file is the program? name it `{}` or set `main`",
-            lang.file
-        ))),
-    }
 }

@@ -14,6 +14,10 @@ pub enum RefusalKind {
     /// The request itself is malformed (bad flag, no code, bad attachment).
     BadRequest,
     UnknownLanguage,
+    /// AI assist is not configured (`ai.base_url` unset).
+    AiOff,
+    /// The model endpoint failed or gave an unusable answer.
+    AiFailed,
 }
 
 impl RefusalKind {
@@ -24,6 +28,8 @@ impl RefusalKind {
             RefusalKind::Busy => "busy",
             RefusalKind::BadRequest => "bad_request",
             RefusalKind::UnknownLanguage => "unknown_language",
+            RefusalKind::AiOff => "ai_off",
+            RefusalKind::AiFailed => "ai_failed",
         }
     }
 }
@@ -60,6 +66,8 @@ impl Refusal {
             RefusalKind::NotAllowed => "🚫",
             RefusalKind::RateLimited | RefusalKind::Busy => "⏳",
             RefusalKind::BadRequest | RefusalKind::UnknownLanguage => "❓",
+            RefusalKind::AiOff => "🤖",
+            RefusalKind::AiFailed => "⚠️",
         };
         format!("{emoji} {}", self.message)
     }

@@ -1,8 +1,34 @@
 //! `!runs [N]`: recent audit rows as a short list for admins.
 
+use crate::access;
 use crate::audit::AuditRow;
 use crate::fmt;
+use crate::pipeline::Pipeline;
 use crate::render::{cut_chars, neutralize, MAX_REPLY_CHARS};
+use crate::{Identity, Place, Refusal};
+
+impl Pipeline {
+    pub(crate) fn runs(&self, who: &Identity, place: &Place, count: Option<usize>) -> String {
+        let tier = match access::tier_for(&self.inner.config, who, place) {
+            Ok(t) => t,
+            Err(r) => return r.chat_line(),
+        };
+        if !tier.admin {
+            return Refusal::not_allowed(format!(
+                "`{}runs` is for admins, and your tier is `{}`",
+                self.inner.config.discord.prefix, tier.name
+            ))
+            .chat_line();
+        }
+        match self.inner.audit.recent(count.unwrap_or(10).clamp(1, 25)) {
+            Ok(rows) => render(&rows),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the audit log failed");
+                "⚠️ could not read the audit log; see the bot's log".to_string()
+            }
+        }
+    }
+}
 
 /// The list, newest first, within one message.
 pub fn render(rows: &[AuditRow]) -> String {

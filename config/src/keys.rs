@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use serde_norway::{Mapping, Value};
 
+use crate::environments::PackageSet;
 use crate::error::Problem;
 use crate::load::DEFAULT_YAML;
 use crate::locate::KeyIndex;
@@ -23,7 +24,13 @@ const USER_KEYED: &[&str] = &[
     "config.languages.*.env",
     "config.rate_limits.user",
     "config.rate_limits.guild",
+    "config.environments.default.tiers",
+    "config.environments.default.channels",
+    "config.rate_limits.ai",
 ];
+/// `config.environments` holds `default` and, beside it, package sets under names the user
+/// chooses; the template carries one sample set under this name.
+const SAMPLE_SET: &str = "<set>";
 
 /// Every unknown key in `doc` (the parsed file), located in `index`. The unknown keys are removed
 /// from `doc`, so the rest can still be checked for other problems.
@@ -60,6 +67,13 @@ fn template() -> &'static Value {
                 insecure: false,
             });
         }
+        file.config
+            .environments
+            .sets
+            .entry(SAMPLE_SET.to_string())
+            .or_insert_with(|| PackageSet {
+                python: vec![String::new()],
+            });
         serde_norway::to_value(&file).unwrap_or(Value::Null)
     })
 }
@@ -74,6 +88,18 @@ fn walk(
 ) {
     match (user, tmpl) {
         (Value::Mapping(u), Value::Mapping(t)) => {
+            if schema == "config.environments" {
+                let sample = Value::String(SAMPLE_SET.into());
+                for (k, v) in u.iter_mut() {
+                    let key = key_text(k);
+                    let (entry, sub) = match t.get(k) {
+                        Some(tv) if key == "default" => (tv, join(schema, "default")),
+                        _ => (t.get(&sample).unwrap_or(&Value::Null), join(schema, "*")),
+                    };
+                    walk(v, entry, &join(path, &key), &sub, index, out);
+                }
+                return;
+            }
             if USER_KEYED.contains(&schema) {
                 let entry = union(t.values());
                 for (k, v) in u.iter_mut() {

@@ -1,5 +1,7 @@
 //! Typed configuration for coderunner: schema, embedded default, YAML loading and validation.
 
+mod ai;
+mod environments;
 mod error;
 mod keys;
 mod load;
@@ -9,6 +11,11 @@ mod schema;
 mod units;
 mod validate;
 
+pub use ai::AiConfig;
+pub use environments::{
+    is_set_name, requirement_problem, EnvironmentDefaults, Environments, PackageKind, PackageSet,
+    MAX_SET_NAME, NO_SET,
+};
 pub use error::{ConfigError, Problem};
 pub use load::DEFAULT_YAML;
 pub use locate::{KeyIndex, Position};

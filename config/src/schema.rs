@@ -43,10 +43,16 @@ pub struct Config {
     pub runner: RunnerConfig,
     #[serde(default)]
     pub workspaces: WorkspaceConfig,
+    /// AI assist (off unless `ai.base_url` is set).
+    #[serde(default)]
+    pub ai: crate::ai::AiConfig,
     #[serde(default)]
     pub mcp: McpConfig,
     #[serde(default)]
     pub sessions: SessionsConfig,
+    /// Package sets (`coderunner env build`) and which one a run gets by default.
+    #[serde(default)]
+    pub environments: crate::environments::Environments,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -314,6 +320,10 @@ pub struct RateLimits {
     /// Runs per guild, by the tier of the user who runs. A tier not listed is not limited.
     #[serde(default)]
     pub guild: BTreeMap<String, Quota>,
+    /// AI assist calls (`!explain`, `!fix`, `!ask`, `!tests`) per user, by tier. A tier not
+    /// listed is not limited.
+    #[serde(default)]
+    pub ai: BTreeMap<String, Quota>,
     /// How many runs one user may have queued or running at once.
     #[serde(default = "defaults::concurrent_per_user")]
     pub concurrent_per_user: u32,
@@ -330,6 +340,7 @@ impl Default for RateLimits {
         Self {
             user: BTreeMap::new(),
             guild: BTreeMap::new(),
+            ai: BTreeMap::new(),
             concurrent_per_user: defaults::concurrent_per_user(),
             global_concurrency: defaults::global_concurrency(),
             queue_length: defaults::queue_length(),
@@ -382,9 +393,16 @@ pub struct Language {
     pub mounts: Vec<PathBuf>,
     #[serde(default)]
     pub memory: MemoryStrategy,
+    /// Which packages of a package set (`config.environments`) this language takes, if any.
+    #[serde(default)]
+    pub packages: Option<crate::environments::PackageKind>,
     /// Syntax-highlighting tag for replies (defaults to the language name).
     #[serde(default)]
     pub highlight: Option<String>,
+    /// Python only (the language named `python`): modules the warm pool's zygote imports once,
+    /// so that runs, which are forks of it, start with them loaded. Empty: no import.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preload: Vec<String>,
 }
 
 impl Language {
@@ -517,6 +535,61 @@ pub struct RunnerConfig {
     /// the degraded path on a full host. Only the operator's config can set it.
     #[serde(default = "defaults::yes")]
     pub cgroups: bool,
+    /// Sandboxes kept ready per kind of run in long-running processes (bot, `serve`, console,
+    /// `mcp`): `auto` (2 per core) or a number; 0 turns the warm pool and the zygote off.
+    #[serde(default)]
+    pub warm_pool: WarmPool,
+}
+
+/// `runner.warm_pool`: how many ready sandboxes to keep per kind of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WarmPool {
+    /// Two per core of this host.
+    #[default]
+    Auto,
+    /// This many; 0 is off.
+    Slots(u32),
+}
+
+impl WarmPool {
+    /// The number of slots this setting means on this host.
+    pub fn slots(self) -> u32 {
+        match self {
+            WarmPool::Auto => std::thread::available_parallelism()
+                .map_or(1, |n| n.get() as u32)
+                .saturating_mul(2),
+            WarmPool::Slots(n) => n,
+        }
+    }
+}
+
+impl Serialize for WarmPool {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            WarmPool::Auto => s.serialize_str("auto"),
+            WarmPool::Slots(n) => s.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WarmPool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Slots(u32),
+            Word(String),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("expected `auto` or a number of slots (0 turns the pool off)")
+        })? {
+            Raw::Slots(n) => Ok(WarmPool::Slots(n)),
+            Raw::Word(w) if w == "auto" => Ok(WarmPool::Auto),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "`{w}` is not `auto` or a number of slots (0 turns the pool off)"
+            ))),
+        }
+    }
 }
 
 impl Default for RunnerConfig {
@@ -529,6 +602,7 @@ impl Default for RunnerConfig {
             remote: Vec::new(),
             isolation: IsolationPolicy::default(),
             cgroups: true,
+            warm_pool: WarmPool::default(),
         }
     }
 }

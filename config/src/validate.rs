@@ -42,7 +42,12 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex) -> Vec<Problem> {
     c.output(config);
     c.audit_http(config);
     c.runner(config);
+    for (path, what, expected) in config.ai.problems() {
+        c.bad(&path, what, expected);
+    }
     c.mcp(config);
+    c.problems
+        .extend(crate::environments::validate(config, index));
     c.problems
 }
 
@@ -250,7 +255,7 @@ impl Checker<'_> {
     fn rate_limits(&mut self, config: &Config) {
         let r = &config.rate_limits;
         let tiers = known(config.access.tiers.iter().map(|t| &t.name));
-        for (kind, map) in [("user", &r.user), ("guild", &r.guild)] {
+        for (kind, map) in [("user", &r.user), ("guild", &r.guild), ("ai", &r.ai)] {
             for (tier, q) in map {
                 let path = format!("config.rate_limits.{kind}.{tier}");
                 if config.tier(tier).is_none() {
@@ -306,6 +311,29 @@ impl Checker<'_> {
                     format!("`{name}` is not a language name"),
                     "a name without spaces, e.g. `python`",
                 );
+            }
+            if !lang.preload.is_empty() && name != "python" {
+                self.bad(
+                    &format!("{path}.preload"),
+                    "only the language named `python` has a zygote to preload modules into",
+                    "remove `preload` here, or list the modules under `languages.python.preload`",
+                );
+            }
+            for (i, module) in lang.preload.iter().enumerate() {
+                let valid = !module.is_empty()
+                    && module.split('.').all(|part| {
+                        part.chars()
+                            .next()
+                            .is_some_and(|c| c.is_alphabetic() || c == '_')
+                            && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    });
+                if !valid {
+                    self.bad(
+                        &format!("{path}.preload[{i}]"),
+                        format!("`{module}` is not a Python module name"),
+                        "a dotted module name such as `numpy` or `matplotlib.pyplot`",
+                    );
+                }
             }
             for (i, alias) in lang.aliases.iter().enumerate() {
                 let key = alias.to_ascii_lowercase();

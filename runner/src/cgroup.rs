@@ -256,6 +256,56 @@ impl RunCgroup {
         Ok(())
     }
 
+    /// The processes in the cgroup (host pids).
+    pub(crate) fn pids(&self) -> Vec<i32> {
+        self.dirs
+            .first()
+            .and_then(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Change the memory, pids and CPU limits (a warm-pool slot made for one profile serving
+    /// a run whose limits differ only here). Lowering memory below what is in use fails.
+    pub(crate) fn set_limits(&self, limits: CgroupLimits) -> io::Result<()> {
+        let period: u64 = 100_000;
+        let quota = (limits.cpus * period as f64).round() as u64;
+        match &self.layout {
+            Layout::V1 { .. } => {
+                let mem = self.v1_dir("memory").unwrap_or_default();
+                let memsw = mem.join("memory.memsw.limit_in_bytes");
+                // memsw may never be below memory: order the writes by direction.
+                let current = read_u64(&mem.join("memory.limit_in_bytes")).unwrap_or(0);
+                if memsw.exists() && limits.memory > current {
+                    write(&memsw, limits.memory)?;
+                    write(&mem.join("memory.limit_in_bytes"), limits.memory)?;
+                } else {
+                    write(&mem.join("memory.limit_in_bytes"), limits.memory)?;
+                    if memsw.exists() {
+                        write(&memsw, limits.memory)?;
+                    }
+                }
+                if let Some(pids) = self.v1_dir("pids") {
+                    write(&pids.join("pids.max"), limits.pids)?;
+                }
+                if let Some(cpu) = self.v1_dir("cpu") {
+                    if quota > 0 && cpu.exists() {
+                        write(&cpu.join("cpu.cfs_quota_us"), quota)?;
+                    }
+                }
+            }
+            Layout::V2 { .. } => {
+                let d = &self.dirs[0];
+                write(&d.join("memory.max"), limits.memory)?;
+                write(&d.join("pids.max"), limits.pids)?;
+                if quota > 0 {
+                    let _ = fs::write(d.join("cpu.max"), format!("{quota} {period}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Read what the run used.
     pub(crate) fn stats(&self) -> CgroupStats {
         match &self.layout {

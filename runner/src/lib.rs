@@ -13,16 +13,20 @@ mod mime;
 mod outcome;
 mod output;
 mod owner;
+pub mod packages;
 mod plan;
+mod pool;
 mod protocol;
 mod request;
 mod seccomp;
 pub mod session;
 mod spawn;
+mod stage;
 mod status;
 mod uids;
 pub mod user_env;
 mod workdir;
+mod zygote;
 
 pub use files::{
     validate_input_path, validate_input_set, FileNameError, MAX_PATH_BYTES, MAX_PATH_DEPTH,
@@ -30,6 +34,8 @@ pub use files::{
 pub use local::{LocalRunner, SandboxSummary};
 pub use mime::guess_mime;
 pub use outcome::{CompileOutcome, OutputFile, RunOutcome, RunStatus};
+pub use packages::PackageMount;
+pub use pool::{PoolReport, ZygoteReport};
 pub use request::{InputFile, RunRequest};
 
 /// Why the runner could not carry out a run at all (as opposed to the program failing).

@@ -3,37 +3,33 @@
 //! workdir, cgroup, optional compile stage, run stage, output files, teardown.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coderunner_config::{Config, IsolationPolicy, MemoryStrategy, Profile};
+use coderunner_config::{Config, IsolationPolicy, Language, MemoryStrategy, Profile};
 
-use crate::cgroup::{CgroupLimits, CgroupStats, Cgroups, RunCgroup};
-use crate::files::{self, CollectLimits, Snapshot};
+use crate::cgroup::{CgroupLimits, Cgroups, RunCgroup};
+use crate::files::{self, Snapshot};
 use crate::host::{probe_isolation_cached, Verdict};
 use crate::outcome::{CompileOutcome, RunOutcome, RunStatus};
 use crate::output::into_text;
-use crate::owner::{is_stale, owner_tag};
+use crate::owner::{is_stale, next_run_id, owner_tag};
 use crate::plan::{self, BaseLayout, Placeholders};
+use crate::pool::{PoolReport, WarmPool};
 use crate::protocol::{HelperSpec, Isolation, Network, ProgramStdin, Rlimits};
-use crate::spawn::{run_stage, StageResult};
-use crate::status::{self, classify};
+use crate::spawn::run_stage;
+use crate::stage::{finish_run, Measured, StageLimits};
 use crate::uids::{UidLease, UidPool};
 use crate::workdir::{self, Workdir};
-use crate::{seccomp, RunRequest, Runner, RunnerError};
+use crate::{seccomp, PackageMount, RunRequest, Runner, RunnerError};
 
 /// Inode cap of every tmpfs of a run (files a program can create: bounds directory bombs).
-const TMPFS_INODES: u64 = 16_384;
+pub(crate) const TMPFS_INODES: u64 = 16_384;
 /// Stack limit of sandboxed programs.
-const STACK_BYTES: u64 = 8 << 20;
+pub(crate) const STACK_BYTES: u64 = 8 << 20;
 /// The helper and the reaper count against the pids cgroup too.
-const HELPER_PIDS: u64 = 2;
-/// Output-file scan caps beyond the profile's count and bytes.
-const SCAN_MAX_DEPTH: usize = 16;
-const SCAN_MAX_ENTRIES: usize = 20_000;
-const SCAN_MAX_TIME: Duration = Duration::from_secs(2);
+pub(crate) const HELPER_PIDS: u64 = 2;
 
 /// Which isolation this host gives, for `doctor` and for logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,27 +44,33 @@ pub struct SandboxSummary {
     pub degraded: Vec<String>,
 }
 
+/// What a LocalRunner makes once and every run (cold, or a warm-pool slot) uses.
 #[derive(Debug)]
-struct Inner {
-    helper: PathBuf,
-    runs_dir: PathBuf,
-    root_mountpoint: PathBuf,
-    rootless: Option<(u32, u32)>,
-    cgroups: Option<Cgroups>,
-    uids: Option<UidPool>,
-    seccomp: Vec<Vec<u64>>,
-    landlock: bool,
-    layout: BaseLayout,
-    owner_tag: String,
+pub(crate) struct Inner {
+    pub helper: PathBuf,
+    pub runs_dir: PathBuf,
+    pub root_mountpoint: PathBuf,
+    pub rootless: Option<(u32, u32)>,
+    pub cgroups: Option<Cgroups>,
+    pub uids: Option<UidPool>,
+    pub seccomp: Vec<Vec<u64>>,
+    pub landlock: bool,
+    pub layout: BaseLayout,
+    pub owner_tag: String,
     summary: SandboxSummary,
     /// Why every run is refused (`runner.isolation: full` on a host that lacks a protection).
     refusal: Option<String>,
+    /// The configuration the runner was made from (the warm pool reads its languages).
+    pub config: Config,
 }
 
 /// Runs code in sandboxes on this host. Cheap to clone; safe for many concurrent runs.
 #[derive(Debug, Clone)]
 pub struct LocalRunner {
     inner: Arc<Inner>,
+    /// Ready sandboxes and the Python zygote, in long-running processes (see
+    /// [`LocalRunner::start_warm_pool`]).
+    pool: Option<Arc<WarmPool>>,
 }
 
 impl LocalRunner {
@@ -213,7 +215,9 @@ impl LocalRunner {
                 owner_tag,
                 summary,
                 refusal,
+                config: config.clone(),
             }),
+            pool: None,
         })
     }
 
@@ -221,12 +225,46 @@ impl LocalRunner {
     pub fn summary(&self) -> &SandboxSummary {
         &self.inner.summary
     }
+
+    /// Keep sandboxes ready (`runner.warm_pool`) and start the Python zygote, for a process that
+    /// serves many runs (the one-shot `coderunner run` stays cold). Needs a tokio runtime; the
+    /// pool fills in the background, and runs go cold until a slot of their kind is ready. Off
+    /// (every run cold) when `runner.warm_pool` is 0, in rootless mode, or without cgroups; see
+    /// [`LocalRunner::warm_pool_report`] for why.
+    pub fn start_warm_pool(mut self) -> LocalRunner {
+        self.pool = Some(WarmPool::start(Arc::clone(&self.inner)));
+        self
+    }
+
+    /// The warm pool's state for `doctor` and logs; `None` when it was never started.
+    pub async fn warm_pool_report(&self) -> Option<PoolReport> {
+        match &self.pool {
+            Some(p) => Some(p.report().await),
+            None => None,
+        }
+    }
+
+    /// Wait until the warm pool is full (or has given up), at most `within`.
+    pub async fn warm_pool_ready(&self, within: Duration) -> bool {
+        match &self.pool {
+            Some(p) => p.wait_full(within).await,
+            None => false,
+        }
+    }
+
+    /// Stop the warm pool: its ready sandboxes and the zygote are torn down (runs in flight
+    /// finish first). Runs after this go cold.
+    pub async fn shutdown_warm_pool(&self) {
+        if let Some(p) = &self.pool {
+            p.shutdown().await;
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl Runner for LocalRunner {
     async fn run(&self, request: RunRequest) -> Result<RunOutcome, RunnerError> {
-        match self.inner.run(request).await {
+        match self.inner.run(request, self.pool.as_deref()).await {
             // Set-up failures name host paths (helper, scratch dir, cgroups): log them, and
             // give the caller, which shows it to chat and HTTP users, the plain reason.
             Err(e @ (RunnerError::Sandbox(_) | RunnerError::Io(_))) => {
@@ -255,78 +293,40 @@ fn default_helper() -> Result<PathBuf, RunnerError> {
         .unwrap_or_else(|| PathBuf::from(crate::helper::PROGRAM_NAME)))
 }
 
-/// Limits of one stage.
-struct StageLimits {
-    wall: Duration,
-    cpu_secs: u64,
-    memory: u64,
-    pids: u64,
-    output: usize,
-}
-
-impl StageLimits {
-    fn run(p: &Profile) -> Self {
-        StageLimits {
-            wall: p.wall_time.as_duration(),
-            cpu_secs: p.cpu_time.as_duration().as_secs_f64().ceil() as u64,
-            memory: p.memory.0,
-            pids: u64::from(p.pids),
-            output: p.output.0 as usize,
-        }
+/// A package set may only be mounted for a language that takes its kind, from a real directory,
+/// under a plain name (it becomes a path inside the sandbox).
+fn check_packages(m: &PackageMount, req: &RunRequest) -> Result<(), RunnerError> {
+    if req.spec.packages != Some(m.kind) {
+        return Err(RunnerError::InvalidRequest(format!(
+            "{} does not take {} packages, so package set `{}` cannot be used with it",
+            req.language,
+            m.kind.as_str(),
+            m.name
+        )));
     }
-
-    fn compile(p: &Profile) -> Self {
-        let c = &p.compile;
-        StageLimits {
-            wall: c.wall_time.as_duration(),
-            cpu_secs: c.cpu_time.as_duration().as_secs_f64().ceil() as u64,
-            memory: c.memory.0,
-            pids: u64::from(c.pids),
-            output: c.output.0 as usize,
-        }
+    if !coderunner_config::is_set_name(&m.name) {
+        return Err(RunnerError::InvalidRequest(format!(
+            "`{}` is not a package set name",
+            m.name
+        )));
     }
-}
-
-impl StageLimits {
-    /// How the stage ended, judged against these limits.
-    fn verdict(&self, m: &Measured) -> status::Verdict {
-        classify(
-            &m.result.end,
-            m.result.killed,
-            &m.stats,
-            self.wall.as_millis() as u64,
-            self.cpu_secs,
-            self.memory,
-        )
+    if !m.dir.is_absolute() || !m.dir.is_dir() {
+        return Err(RunnerError::InvalidRequest(format!(
+            "package set `{}` is not built (its directory {} is missing); build it with `{}`",
+            m.name,
+            m.dir.display(),
+            crate::packages::build_command(&m.name)
+        )));
     }
-}
-
-/// What one stage measured, ready for the outcome.
-struct Measured {
-    result: StageResult,
-    stats: CgroupStats,
-    /// No process of the stage is left (see [`StageResult::all_gone`]) and its cgroup is removed.
-    all_gone: bool,
-}
-
-impl Measured {
-    fn cpu_ms(&self) -> u64 {
-        self.stats
-            .cpu_ns
-            .map(|ns| ns / 1_000_000)
-            .or(self.result.usage.map(|(_, us)| us / 1000))
-            .unwrap_or(0)
-    }
-
-    fn peak_memory(&self) -> Option<u64> {
-        self.stats
-            .peak_memory
-            .or(self.result.usage.map(|(kib, _)| kib * 1024))
-    }
+    Ok(())
 }
 
 impl Inner {
-    async fn run(&self, req: RunRequest) -> Result<RunOutcome, RunnerError> {
+    async fn run(
+        &self,
+        req: RunRequest,
+        pool: Option<&WarmPool>,
+    ) -> Result<RunOutcome, RunnerError> {
         if let Some(why) = &self.refusal {
             return Ok(RunOutcome::sandbox_error(why.clone()));
         }
@@ -347,6 +347,9 @@ impl Inner {
             )));
         }
         crate::user_env::check(&req.env).map_err(|e| RunnerError::InvalidRequest(e.to_string()))?;
+        if let Some(m) = &req.packages {
+            check_packages(m, &req)?;
+        }
         for a in &req.args {
             if a.contains('\0') {
                 return Err(RunnerError::InvalidRequest(
@@ -377,6 +380,14 @@ impl Inner {
             }
         };
 
+        if compile_argv.is_none() {
+            if let Some(pool) = pool {
+                if let Some(outcome) = pool.try_run(&req, &main, &run_argv).await {
+                    return outcome;
+                }
+            }
+        }
+
         let lease: Option<UidLease> = match &self.uids {
             Some(pool) => Some(pool.lease()?.ok_or_else(|| {
                 RunnerError::Sandbox("every uid of runner.uid_range is in use; raise the range or lower the concurrency".into())
@@ -388,14 +399,7 @@ impl Inner {
             (None, Some(ids)) => ids,
             (None, None) => return Err(RunnerError::Sandbox("no uid for the run".into())),
         };
-        // The sequence is per process, not per runner: two LocalRunners in one process (tests,
-        // or an embedder) must never name a run directory or cgroup the same.
-        static RUN_SEQ: AtomicU64 = AtomicU64::new(0);
-        let run_id = format!(
-            "{}-{}",
-            self.owner_tag,
-            RUN_SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let run_id = next_run_id(&self.owner_tag);
         let mut workdir = Workdir::create(
             &self.runs_dir,
             &run_id,
@@ -440,6 +444,11 @@ impl Inner {
             ))
         })?;
         let mut env = plan::environment(&req.spec, &req.limits, values);
+        if let Some(m) = &req.packages {
+            let (name, value) = m.path_variable();
+            env.retain(|(existing, _)| *existing != name);
+            env.push((name, value));
+        }
         for (k, v) in &req.env {
             env.retain(|(existing, _)| existing != k);
             env.push((k.clone(), v.clone()));
@@ -502,46 +511,7 @@ impl Inner {
                 req, run_id, workdir, uid, gid, run_argv, env, &req.stdin, &limits,
             )
             .await?;
-        let v = limits.verdict(&m);
-        if let Some(status) = &m.result.landlock {
-            if status != "fully_enforced" {
-                tracing::warn!(landlock = %status, "Landlock was not fully enforced for a run");
-            }
-        }
-        let scan = CollectLimits {
-            max_files: req.limits.output_files as usize,
-            max_total_bytes: req.limits.output_files_bytes.0,
-            max_depth: SCAN_MAX_DEPTH,
-            max_entries: SCAN_MAX_ENTRIES,
-            max_time: SCAN_MAX_TIME,
-        };
-        let dir = workdir.path().to_path_buf();
-        // Collect only once nothing of the run can still change the workdir (the cgroup could be
-        // removed, so it was empty, and the reaper is gone).
-        let files = if v.status == RunStatus::SandboxError || !m.all_gone {
-            Vec::new()
-        } else {
-            tokio::task::spawn_blocking(move || files::collect_outputs(&dir, &snapshot, scan))
-                .await
-                .unwrap_or_default()
-        };
-        let (cpu_ms, peak_memory_bytes) = (m.cpu_ms(), m.peak_memory());
-        let captured = m.result.captured;
-        Ok(RunOutcome {
-            status: v.status,
-            exit_code: v.exit_code,
-            signal: v.signal,
-            stdout: into_text(captured.stdout),
-            stderr: into_text(captured.stderr),
-            output: into_text(captured.output),
-            truncated: captured.truncated,
-            wall_ms: m.result.wall.as_millis() as u64,
-            cpu_ms,
-            peak_memory_bytes,
-            files,
-            compile,
-            error: v.error,
-        })
+        Ok(finish_run(req, workdir.path(), snapshot, &limits, m, compile).await)
     }
 
     /// One sandboxed process with its own cgroup.
@@ -578,45 +548,21 @@ impl Inner {
         // that tolerate it get RLIMIT_AS.
         let address_space = (cgroup.is_none() && req.spec.memory == MemoryStrategy::RlimitAs)
             .then_some(limits.memory);
-        let network = if p.network {
-            Network::Host
-        } else {
-            Network::Isolated
+        let rlimits = Rlimits {
+            cpu_secs: limits.cpu_secs,
+            file_size: p.file_size.0,
+            open_files: u64::from(p.open_files),
+            processes: limits.pids,
+            stack: STACK_BYTES,
+            address_space,
         };
-        let isolation = match self.rootless {
-            Some((outer_uid, outer_gid)) => Isolation::Rootless {
-                outer_uid,
-                outer_gid,
-            },
-            None => Isolation::Root { uid, gid },
-        };
-        let spec = HelperSpec {
-            argv,
-            env,
-            isolation,
-            network,
-            root_mountpoint: self.root_mountpoint.clone(),
-            workdir_host: workdir.path().to_path_buf(),
-            workdir: plan::WORKDIR.into(),
-            ro_binds: self.layout.binds_for(&req.spec, p.network),
-            symlinks: self.layout.symlinks.clone(),
-            files: plan::etc_files(uid, gid, p.network),
-            tmp_size: p.tmp_size.0,
-            shm_size: p.shm_size.0,
-            tmpfs_inodes: TMPFS_INODES,
-            rlimits: Rlimits {
-                cpu_secs: limits.cpu_secs,
-                file_size: p.file_size.0,
-                open_files: u64::from(p.open_files),
-                processes: limits.pids,
-                stack: STACK_BYTES,
-                address_space,
-            },
-            hostname: "sandbox".into(),
-            landlock: self.landlock,
-            seccomp: self.seccomp.clone(),
-            stdin: ProgramStdin::Memfd,
-        };
+        let mut spec =
+            self.helper_spec(&req.spec, p, workdir.path(), (uid, gid), argv, env, rlimits);
+        spec.ro_binds_at = req
+            .packages
+            .iter()
+            .map(|m| (m.dir.clone(), m.inside()))
+            .collect();
         let spawned = Instant::now();
         let result = run_stage(
             &self.helper,
@@ -680,6 +626,56 @@ impl LocalRunner {
             layout: &i.layout,
             owner_tag: &i.owner_tag,
             refusal: i.refusal.as_deref(),
+        }
+    }
+}
+
+impl Inner {
+    /// The helper's spec for one sandboxed process of `language` under profile `p`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn helper_spec(
+        &self,
+        language: &Language,
+        p: &Profile,
+        workdir: &Path,
+        (uid, gid): (u32, u32),
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        rlimits: Rlimits,
+    ) -> HelperSpec {
+        let network = if p.network {
+            Network::Host
+        } else {
+            Network::Isolated
+        };
+        let isolation = match self.rootless {
+            Some((outer_uid, outer_gid)) => Isolation::Rootless {
+                outer_uid,
+                outer_gid,
+            },
+            None => Isolation::Root { uid, gid },
+        };
+        HelperSpec {
+            argv,
+            env,
+            isolation,
+            network,
+            root_mountpoint: self.root_mountpoint.clone(),
+            workdir_host: workdir.to_path_buf(),
+            workdir: plan::WORKDIR.into(),
+            ro_binds: self.layout.binds_for(language, p.network),
+            ro_binds_at: Vec::new(),
+            symlinks: self.layout.symlinks.clone(),
+            files: plan::etc_files(uid, gid, p.network),
+            tmp_size: p.tmp_size.0,
+            shm_size: p.shm_size.0,
+            tmpfs_inodes: TMPFS_INODES,
+            rlimits,
+            hostname: "sandbox".into(),
+            landlock: self.landlock,
+            seccomp: self.seccomp.clone(),
+            zygote: false,
+            stdin: ProgramStdin::Memfd,
         }
     }
 }

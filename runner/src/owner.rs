@@ -2,6 +2,7 @@
 //! process's leftovers from those of a live one (even after its pid was reused).
 
 use std::fs;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat).
 fn start_time(pid: u32) -> Option<u64> {
@@ -14,6 +15,14 @@ fn start_time(pid: u32) -> Option<u64> {
 /// `<pid>.<start time>` of a process (start time 0 when it does not exist).
 pub(crate) fn owner_tag(pid: u32) -> String {
     format!("{pid}.{}", start_time(pid).unwrap_or(0))
+}
+
+/// A fresh run id `<owner tag>-<seq>` for a run directory or cgroup. The sequence is per process,
+/// not per runner: two LocalRunners in one process (tests, or an embedder) must never name a run
+/// directory or cgroup the same.
+pub(crate) fn next_run_id(owner_tag: &str) -> String {
+    static RUN_SEQ: AtomicU64 = AtomicU64::new(0);
+    format!("{owner_tag}-{}", RUN_SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A run id `<pid>.<start>-<seq>` is stale when its process is no longer the one that made it.

@@ -75,6 +75,10 @@ pub struct HelperSpec {
     pub workdir: String,
     /// Host paths bound read-only at the same path inside (directories or files).
     pub ro_binds: Vec<PathBuf>,
+    /// Host directories bound read-only elsewhere inside: (host, inside), e.g. a package set at
+    /// `/opt/env/NAME`.
+    #[serde(default)]
+    pub ro_binds_at: Vec<(PathBuf, String)>,
     /// Symlinks created in the new root: (path, target), e.g. (`/bin`, `usr/bin`).
     pub symlinks: Vec<(String, String)>,
     /// Small files generated in the new root: (path, content), e.g. `/etc/passwd`.
@@ -92,6 +96,12 @@ pub struct HelperSpec {
     /// The program's fd 0.
     #[serde(default)]
     pub stdin: ProgramStdin,
+    /// The warm pool's zygote, not a run: the program keeps uid 0 and its capabilities (within
+    /// the sandbox's namespaces) to confine the runs it forks, gets no Landlock or seccomp (they
+    /// would forbid the mounts and uid changes of that confinement; each run applies both to
+    /// itself), and keeps fd 3, its channel to coderunner. It never runs user code.
+    #[serde(default)]
+    pub zygote: bool,
 }
 
 /// What the helper tells the parent.

@@ -2,6 +2,8 @@
 
 use coderunner_config::{Language, Profile};
 
+use crate::packages::PackageMount;
+
 /// A file placed in the working directory before the run. `path` is relative ("data/sales.csv").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputFile {
@@ -27,4 +29,6 @@ pub struct RunRequest {
     pub env: Vec<(String, String)>,
     /// The limits of this run (already adjusted for the tier and the user's flags).
     pub limits: Profile,
+    /// A package set to mount read-only and put on the language's path (`--env=NAME`).
+    pub packages: Option<PackageMount>,
 }

@@ -16,7 +16,7 @@ use crate::RunnerError;
 
 /// How long the output pipes may stay open after the helper is gone (only a process that escaped
 /// the pid namespace could hold them; this keeps such a bug from hanging the bot).
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// How long a killed helper may take to be reaped.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
@@ -231,7 +231,7 @@ pub(crate) async fn run_stage(
 /// Wait up to `within` for process `pid` (not our child) to exit; true when it has, or is not
 /// there. Its pid cannot have been reused while it lived: a reused pid only means it is gone, and
 /// at worst costs this wait.
-fn wait_for_exit(pid: i32, within: Duration) -> bool {
+pub(crate) fn wait_for_exit(pid: i32, within: Duration) -> bool {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {

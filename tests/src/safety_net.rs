@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use coderunner_config::{ByteSize, Config, HumanDuration, Profile};
+use coderunner_config::{ByteSize, Config, HumanDuration, Profile, WarmPool};
 use coderunner_runner::{InputFile, LocalRunner, RunOutcome, RunRequest, Runner};
 use tokio::sync::{OnceCell, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -71,6 +71,9 @@ pub fn config() -> &'static Config {
         c.runner.scratch_dir = PathBuf::from(SCRATCH);
         c.runner.uid_range = UIDS;
         c.runner.helper = Some(harness::sandbox_bin());
+        // Cold by default, so every suite's runs and leftover checks stay as they were; the
+        // warm_* suites turn the pool on themselves.
+        c.runner.warm_pool = WarmPool::Slots(0);
         let p = c.profiles.get_mut("default").expect("default profile");
         p.wall_time = HumanDuration::from(WALL);
         p.cpu_time = HumanDuration::from_secs(CPU_SECS);
@@ -114,6 +117,7 @@ pub fn request(language: &str, code: &str) -> RunRequest {
         args: Vec::new(),
         env: Vec::new(),
         limits: profile(),
+        packages: None,
     }
 }
 

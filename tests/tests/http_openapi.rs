@@ -19,6 +19,10 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/v1/sessions/{id}/cells"),
     ("GET", "/v1/sessions/{id}"),
     ("DELETE", "/v1/sessions/{id}"),
+    ("POST", "/v1/ai/explain"),
+    ("POST", "/v1/ai/fix"),
+    ("POST", "/v1/ai/ask"),
+    ("POST", "/v1/ai/tests"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,6 +89,7 @@ async fn document_parses_and_lists_every_route() {
     let mut expected = vec![
         "args",
         "env",
+        "environment",
         "files",
         "language",
         "limits",
@@ -100,7 +105,7 @@ async fn document_parses_and_lists_every_route() {
     assert_eq!(got, expected);
     let full = json!({
         "language": "python", "version": "3", "main": "main.py", "stdin": "s", "args": ["a"],
-        "env": {"GREETING": "hi"},
+        "env": {"GREETING": "hi"}, "environment": "none",
         "limits": {"wall_time": "5s", "memory": "128MiB"}, "privileged": false,
         "files": [{"name": "main.py", "content": "print(input())", "encoding": "utf8"}],
     });

@@ -444,6 +444,7 @@ async fn direct_runs_share_access_and_audit() {
         stdin: b"in".to_vec(),
         args: vec![],
         env: vec![],
+        environment: None,
         limits: RequestedLimits::default(),
         privileged,
         profile: None,

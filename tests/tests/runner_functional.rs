@@ -184,9 +184,15 @@ async fn multi_file_programs_and_output_files() {
         ]
     );
     assert_eq!(o.files[0].content, b"start more");
-    // The interpreter is Debian's, isolated from the environment and user site-packages.
-    let o = run("python", "import sys; print(sys.executable, sys.flags.ignore_environment, sys.flags.no_user_site, sys.flags.dont_write_bytecode)").await;
-    assert_eq!(o.stdout, "/usr/bin/python3 1 1 1\n", "{o:?}");
+    // The interpreter is Debian's, without user site-packages, in an environment only the sandbox
+    // sets: no -E (a package set's PYTHONPATH comes from the runner), so the PYTHON* variables it
+    // sees are the language's own (the author's may not name PYTHON*: languages_env.rs).
+    let o = run("python", "import os, sys; print(sys.executable, sys.flags.no_user_site, sys.flags.dont_write_bytecode, sys.flags.utf8_mode, sorted(k for k in os.environ if k.startswith('PYTHON')))").await;
+    assert_eq!(
+        o.stdout,
+        "/usr/bin/python3 1 1 1 ['PYTHONDONTWRITEBYTECODE', 'PYTHONIOENCODING', 'PYTHONUTF8']\n",
+        "{o:?}"
+    );
 }
 
 #[tokio::test]

@@ -100,6 +100,22 @@ pub fn summary(source: &str, config: &Config) -> String {
     for (name, p) in &config.profiles {
         out += &format!("  {name}: {}\n", profile_line(p));
     }
+    let sets = &config.environments.sets;
+    if !sets.is_empty() {
+        out += &format!(
+            "package sets ({}, built with `coderunner env build`):\n",
+            sets.len()
+        );
+        for (name, set) in sets {
+            let who = coderunner_commands::environments::defaults_of(config, name);
+            let default = if who.is_empty() {
+                String::new()
+            } else {
+                format!("; default for {}", who.join(", "))
+            };
+            out += &format!("  {name}: python {}{default}\n", set.python.join(", "));
+        }
+    }
     out
 }
 

@@ -11,11 +11,31 @@ use coderunner_runner::host::{HostReport, Status, Verdict};
 pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     let report = HostReport::probe(&config);
-    print!("{}", render(&report));
+    let mut text = render(&report);
+    // The warm pool's section goes before the verdict, which stays the last line.
+    if report.verdict() == Verdict::Full || config.runner.isolation == IsolationPolicy::DegradedOk {
+        let at = text.rfind("\nverdict: ").unwrap_or(text.len());
+        text.insert_str(at, &super::doctor_pool::section(&config));
+    }
+    print!("{text}");
     print!("{}", policy(&report, config.runner.isolation));
+    let sets = coderunner_commands::environments::report(&config);
+    print!("{}", super::languages::sets_table(&sets));
+    let unbuilt: Vec<&str> = sets
+        .iter()
+        .filter(|s| !s.ready)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !unbuilt.is_empty() {
+        println!(
+            "WARNING: package sets not ready: {}; runs that use them are refused until `coderunner env build` builds them.",
+            unbuilt.join(", ")
+        );
+    }
+    println!("{}", ai_line(&config));
     Ok(match report.verdict() {
-        Verdict::Full => ExitCode::SUCCESS,
-        Verdict::Degraded(_) => ExitCode::FAILURE,
+        Verdict::Full if unbuilt.is_empty() => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     })
 }
 
@@ -65,6 +85,45 @@ pub fn render(report: &HostReport) -> String {
     out += &super::table::render(&["LANGUAGE", "STATUS", "PROGRAM", "VERSION"], &langs);
     out += &format!("\nverdict: {}\n", report.verdict());
     out
+}
+
+/// Whether the AI endpoint answers and which models it offers (`GET {base_url}/models`).
+/// AI assist is not a protection, so this line never changes the exit status.
+fn ai_line(config: &coderunner_config::Config) -> String {
+    use coderunner_commands::ai::client::AiClient;
+    let Some(client) = AiClient::from_config(&config.ai) else {
+        return "ai: off (set ai.base_url to an OpenAI-compatible endpoint to enable !explain, !fix, !ask, !tests)".to_string();
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return format!("ai: could not start a runtime to probe the endpoint: {e}"),
+    };
+    match runtime.block_on(client.models()) {
+        Ok(models) => {
+            let has = models.iter().any(|m| m == client.model());
+            format!(
+                "ai: {} answers; models: {}{}",
+                client.base_url(),
+                if models.is_empty() {
+                    "(none listed)".to_string()
+                } else {
+                    models.join(", ")
+                },
+                if has {
+                    format!(" (configured `{}` is among them)", client.model())
+                } else {
+                    format!(
+                        "; WARNING: the configured model `{}` is not listed",
+                        client.model()
+                    )
+                }
+            )
+        }
+        Err(e) => format!("ai: {} does not answer: {e}", client.base_url()),
+    }
 }
 
 /// What `runner.isolation` makes of the verdict (nothing to add on a full host), with how to get

@@ -50,5 +50,24 @@ pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
             &rows
         )
     );
+    print!(
+        "{}",
+        sets_table(&coderunner_commands::environments::report(&config))
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The package sets as a table (nothing when the config has none), after a blank line.
+pub fn sets_table(sets: &[coderunner_commands::environments::SetReport]) -> String {
+    if sets.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<[String; 3]> = sets
+        .iter()
+        .map(|s| [s.name.clone(), s.status.to_string(), s.detail.clone()])
+        .collect();
+    format!(
+        "\n{}",
+        super::table::render(&["PACKAGE SET", "STATUS", "PACKAGES"], &rows)
+    )
 }

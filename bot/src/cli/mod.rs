@@ -11,6 +11,8 @@ mod check_config;
 mod console;
 mod discord;
 mod doctor;
+mod doctor_pool;
+mod env;
 mod languages;
 mod mcp;
 mod not_built;
@@ -70,10 +72,26 @@ pub enum Command {
     /// Config utilities.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Package sets (`config.environments`): build them from the package index.
+    #[command(subcommand)]
+    Env(EnvCommand),
     /// List the configured languages and whether this host has them.
     Languages,
     /// Report which protections this host gives the sandbox, measured live.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Install the package sets (or only NAME) into the data directory with pip; sets that are
+    /// up to date are left alone.
+    Build {
+        /// The set to build (default: every set of the config).
+        name: Option<String>,
+        /// Rebuild even when the set is up to date.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +111,9 @@ pub struct RunArgs {
     /// File whose content is the program's standard input.
     #[arg(long)]
     pub stdin: Option<PathBuf>,
+    /// Package set to run with (`config.environments`); `none` for none. Default: the tier's.
+    #[arg(long = "env", value_name = "SET")]
+    pub env_set: Option<String>,
     /// Print the RunOutcome JSON.
     #[arg(long)]
     pub json: bool,
@@ -148,6 +169,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve { listen }) => serve::execute(config, listen),
         Some(Command::Mcp) => mcp::execute(config),
         Some(Command::Run(args)) => run::execute(config, args),
+        Some(Command::Env(EnvCommand::Build { name, force })) => {
+            env::build(config, name.as_deref(), force)
+        }
         Some(Command::CheckConfig { path }) => check_config::execute(path.as_deref().or(config)),
         Some(Command::Languages) => languages::execute(config),
         Some(Command::Doctor) => doctor::execute(config),

@@ -99,7 +99,17 @@ fn build_request(config: &Config, args: &RunArgs) -> anyhow::Result<RunRequest> 
         Some(p) => std::fs::read(p).with_context(|| format!("reading --stdin {}", p.display()))?,
         None => Vec::new(),
     };
+    let packages = coderunner_commands::environments::choose(
+        config,
+        args.env_set.as_deref(),
+        language,
+        spec,
+        None,
+        &tier.name,
+    )
+    .map_err(|refusal| anyhow::anyhow!(refusal.message))?;
     Ok(RunRequest {
+        packages,
         language: language.to_string(),
         files: vec![InputFile {
             path: spec.file.clone(),

@@ -162,7 +162,9 @@ impl Session {
     /// `None` (do not wait), `Some(None)` (until the next line), `Some(Some(d))` (at most d).
     fn follow_up_wait(&self, message: &str) -> Option<Option<Duration>> {
         let prefix = &self.pipeline.config().discord.prefix;
-        let Some(Command::Run(run)) = parse::parse(prefix, message) else {
+        // `!lint LANG` takes its code block on the next lines, like `!run`.
+        let (Some(Command::Run(run)) | Some(Command::Lint(run))) = parse::parse(prefix, message)
+        else {
             return None;
         };
         let complete = run.code.is_some() || !self.pending.is_empty();

@@ -33,6 +33,9 @@ pub struct RunBody {
     /// Environment variables for the program, e.g. `{"GREETING": "hi"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<std::collections::BTreeMap<String, String>>,
+    /// A package set (`config.environments`), e.g. `ml`; `none` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsBody>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,6 +87,7 @@ pub struct ValidRun {
     pub stdin: Vec<u8>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    pub environment: Option<String>,
     pub limits: LimitsBody,
     pub privileged: bool,
     pub profile: Option<Profile>,
@@ -220,6 +224,19 @@ pub fn validate(body: RunBody, config: &Config) -> Result<ValidRun, ApiError> {
     let env: Vec<(String, String)> = body.env.unwrap_or_default().into_iter().collect();
     coderunner_runner::user_env::check(&env)
         .map_err(|e| ApiError::bad_request("invalid_env", format!("env: {e}")))?;
+    if let Some(set) = &body.environment {
+        let word = !set.is_empty()
+            && set.len() <= 64
+            && set
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !word {
+            return Err(ApiError::bad_request(
+                "invalid_environment",
+                "environment must be the name of a package set, e.g. \"ml\" (GET /v1/languages lists them), or \"none\"",
+            ));
+        }
+    }
     Ok(ValidRun {
         language,
         version: body.version,
@@ -228,6 +245,7 @@ pub fn validate(body: RunBody, config: &Config) -> Result<ValidRun, ApiError> {
         stdin: body.stdin.unwrap_or_default().into_bytes(),
         args,
         env,
+        environment: body.environment.map(|s| s.to_ascii_lowercase()),
         limits,
         privileged: body.privileged.unwrap_or(false),
         profile: body.profile,
@@ -307,6 +325,10 @@ mod tests {
             (
                 r#"{"language":"python","files":[{"name":"a","content":""}],"env":{"A-B":"x"}}"#,
                 "invalid_env",
+            ),
+            (
+                r#"{"language":"python","files":[{"name":"a","content":""}],"environment":"../etc"}"#,
+                "invalid_environment",
             ),
             (
                 r#"{"language":"python","files":[{"name":"../x","content":""}]}"#,

@@ -1,6 +1,7 @@
 //! The HTTP API (`coderunner serve`): runs for other programs with the same tiers, limits, queue
 //! and audit as chat. Keys authenticate; the pipeline is entered at `access` (DESIGN §2).
 
+mod ai;
 mod auth;
 mod backend;
 mod body;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use coderunner_commands::{
-    DirectRun, Identity, Pipeline, Platform, Progress, Refusal, RefusalKind, RequestedLimits,
+    AiOutcome, AiRequest, DirectRun, Identity, Pipeline, Platform, Progress, Refusal, RefusalKind,
+    RequestedLimits,
 };
 use coderunner_runner::RunOutcome;
 
@@ -46,6 +47,7 @@ impl RunBackend for PipelineBackend {
             stdin: run.stdin,
             args: run.args,
             env: run.env,
+            environment: run.environment,
             limits: RequestedLimits {
                 wall_time: run.limits.wall_time.map(|d| d.as_duration()),
                 memory: run.limits.memory.map(|m| m.bytes()),
@@ -55,6 +57,13 @@ impl RunBackend for PipelineBackend {
         };
         self.pipeline
             .run_direct(request, progress)
+            .await
+            .map_err(refusal_to_api)
+    }
+
+    async fn ai(&self, request: AiRequest, progress: &dyn Progress) -> Result<AiOutcome, ApiError> {
+        self.pipeline
+            .ai(request, progress)
             .await
             .map_err(refusal_to_api)
     }
@@ -68,6 +77,8 @@ pub fn refusal_to_api(refusal: Refusal) -> ApiError {
         RefusalKind::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         RefusalKind::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
         RefusalKind::UnknownLanguage => (StatusCode::BAD_REQUEST, "unknown_language"),
+        RefusalKind::AiOff => (StatusCode::SERVICE_UNAVAILABLE, "ai_off"),
+        RefusalKind::AiFailed => (StatusCode::BAD_GATEWAY, "ai_failed"),
     };
     let mut error = ApiError::new(status, code, api_wording(&refusal.message));
     let wait = refusal.retry_after.or(match refusal.kind {

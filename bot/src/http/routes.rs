@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 
 use super::error::ApiError;
-use super::{auth, languages, runs, sessions, AppState};
+use super::{ai, auth, languages, runs, sessions, AppState};
 
 /// Every (method, path) the router serves; kept equal to the router and to `openapi.json` by tests.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -21,6 +21,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/sessions/{id}/cells"),
     ("GET", "/v1/sessions/{id}"),
     ("DELETE", "/v1/sessions/{id}"),
+    ("POST", "/v1/ai/explain"),
+    ("POST", "/v1/ai/fix"),
+    ("POST", "/v1/ai/ask"),
+    ("POST", "/v1/ai/tests"),
 ];
 
 /// Where `coderunner serve` speaks MCP (streamable HTTP; documented in the README, not OpenAPI).
@@ -40,6 +44,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/sessions/{id}",
             get(sessions::get).delete(sessions::delete),
         )
+        .route("/v1/ai/{command}", post(ai::handle))
         .route("/v1/languages", get(languages::list))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics));
@@ -250,7 +255,7 @@ mod tests {
             "language": "python", "version": "3", "main": "a.py", "stdin": "", "args": [],
             "privileged": false, "limits": {"wall_time": "1s", "memory": "1MiB"},
             "files": [{"name": "a.py", "content": "", "encoding": "base64"}],
-            "env": {"GREETING": "hi"},
+            "env": {"GREETING": "hi"}, "environment": "ml",
             "profile": coderunner_config::Config::embedded_default().expect("default").profile("default"),
         }))
         .expect("a body with every field parses");

@@ -44,6 +44,12 @@ pub struct RunCodeArgs {
     #[serde(default)]
     #[schemars(with = "String")]
     pub memory: Option<String>,
+    /// A package set of extra libraries the server's operator installed, e.g. "ml" (the
+    /// operator's `coderunner languages` lists the sets). Omit it for the server's default;
+    /// "none" for none. An unknown set is refused with the close matches.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub environment: Option<String>,
 }
 
 /// One input file: give `text` for UTF-8 content or `base64` for binary content.
@@ -116,6 +122,7 @@ pub fn to_direct_run(
         limits: Some(limits),
         privileged: None,
         env: None,
+        environment: args.environment,
         profile: None,
     };
     let run = validate_run_body(body, config).map_err(|e| renumber_files(&e.message))?;
@@ -133,6 +140,7 @@ pub fn to_direct_run(
         },
         privileged: false,
         env: run.env,
+        environment: run.environment,
         profile: None,
     })
 }

@@ -27,6 +27,7 @@ pub struct RateGate {
     clock: LimiterClock,
     user: HashMap<String, TierQuota>,
     guild: HashMap<String, TierQuota>,
+    ai: HashMap<String, TierQuota>,
 }
 
 impl RateGate {
@@ -49,6 +50,7 @@ impl RateGate {
         RateGate {
             user: build(&limits.user),
             guild: build(&limits.guild),
+            ai: build(&limits.ai),
             clock,
         }
     }
@@ -82,6 +84,23 @@ impl RateGate {
         Ok(())
     }
 
+    /// Take one AI call from the user's `rate_limits.ai` quota, or say when to retry.
+    pub fn check_ai(&self, tier: &str, user_key: &str) -> Result<(), Refusal> {
+        if let Some(q) = self.ai.get(tier) {
+            self.take(q, user_key).map_err(|wait| {
+                limited(
+                    format!(
+                        "slow down: the `{tier}` tier may ask the AI {} per {}",
+                        fmt::plural(q.config.count as usize, "time", "times"),
+                        fmt::duration(q.config.per.as_duration())
+                    ),
+                    wait,
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     /// `Err(wait)`: the quota is used up for `wait` more (`None`: forever, a zero quota).
     fn take(&self, q: &TierQuota, key: &str) -> Result<(), Option<std::time::Duration>> {
         let Some(limiter) = &q.limiter else {
@@ -94,7 +113,12 @@ impl RateGate {
 
     /// Forget keys whose quota has fully refilled, so memory stays bounded by recent users.
     pub fn retain_recent(&self) {
-        for q in self.user.values().chain(self.guild.values()) {
+        for q in self
+            .user
+            .values()
+            .chain(self.guild.values())
+            .chain(self.ai.values())
+        {
             if let Some(l) = &q.limiter {
                 l.retain_recent();
                 l.shrink_to_fit();
@@ -107,6 +131,7 @@ impl RateGate {
         self.user
             .values()
             .chain(self.guild.values())
+            .chain(self.ai.values())
             .filter_map(|q| q.limiter.as_ref())
             .map(|l| l.len())
             .sum()

@@ -33,6 +33,16 @@ pub enum Command {
     Session,
     /// `!restart`: a new interpreter, the files kept.
     Restart,
+    /// `!explain`, `!fix`, `!tests`: about the asker's last run (or the one replied to).
+    Explain,
+    Fix,
+    Tests,
+    /// `!ask [LANG] question`: the words after `!ask` (the language is resolved later).
+    Ask {
+        words: String,
+    },
+    /// `!lint [LANG]` with a code block, or alone for the last run's code.
+    Lint(RunCommand),
 }
 
 /// Flags given before the language.
@@ -44,6 +54,8 @@ pub struct RunFlags {
     pub timeout: Option<Duration>,
     /// Bytes.
     pub memory: Option<u64>,
+    /// `--env=NAME`: the package set to run with (`none`: not even the default one).
+    pub env_set: Option<String>,
 }
 
 /// `!run [FLAGS] [LANG] [ARGS...]` with its code blocks.
@@ -68,7 +80,7 @@ pub struct RunCommand {
 /// Why a `!run` message could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error("unknown flag `{0}`; the flags are --privileged, --fresh, --timeout=SECS and --memory=SIZE, written before the language")]
+    #[error("unknown flag `{0}`; the flags are --privileged, --fresh, --timeout=SECS, --memory=SIZE and --env=SET, written before the language")]
     UnknownFlag(String),
     #[error("`{flag}` needs {what}, e.g. `{example}`")]
     BadFlagValue {
@@ -121,6 +133,16 @@ pub fn parse(prefix: &str, text: &str) -> Option<Command> {
         "reset" => Command::Reset,
         "session" => Command::Session,
         "restart" => Command::Restart,
+        "explain" => Command::Explain,
+        "fix" => Command::Fix,
+        "tests" => Command::Tests,
+        "ask" => Command::Ask {
+            words: tail.trim().to_string(),
+        },
+        "lint" => match parse_run(tail) {
+            Ok(run) => Command::Lint(run),
+            Err(e) => Command::RunError(e),
+        },
         _ => return None,
     };
     Some(command)
@@ -247,6 +269,14 @@ fn parse_flag(word: &str, flags: &mut RunFlags) -> Result<(), ParseError> {
                     })?,
             )
         }
+        ("--env", Some(v)) if is_set_word(v) => flags.env_set = Some(v.to_ascii_lowercase()),
+        ("--env", _) => {
+            return Err(ParseError::BadFlagValue {
+                flag: "--env".into(),
+                what: "the name of a package set (`!langs` lists them)",
+                example: "--env=ml",
+            })
+        }
         ("--timeout", None) => {
             return Err(ParseError::BadFlagValue {
                 flag: "--timeout".into(),
@@ -264,6 +294,14 @@ fn parse_flag(word: &str, flags: &mut RunFlags) -> Result<(), ParseError> {
         _ => return Err(ParseError::UnknownFlag(word.to_string())),
     }
     Ok(())
+}
+
+/// A word that can be a set name (checked against the config later, with suggestions).
+fn is_set_word(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// A bare number is seconds; otherwise the config's duration syntax (`500ms`, `1m`).

@@ -118,6 +118,20 @@ fn flags_language_and_args() {
 }
 
 #[test]
+fn env_flag_names_a_set_before_the_language() {
+    let r = run("!run --env=ML --timeout=3 py --env=other\n```\nx\n```");
+    assert_eq!(r.flags.env_set.as_deref(), Some("ml"));
+    assert_eq!(r.language.as_deref(), Some("py"));
+    // After the language it is the program's own argument.
+    assert_eq!(r.args, vec!["--env=other"]);
+    assert_eq!(
+        run("!run --env=none py `x`").flags.env_set.as_deref(),
+        Some("none")
+    );
+    assert_eq!(run("!run py `x`").flags.env_set, None);
+}
+
+#[test]
 fn bad_flags_are_explained() {
     for (text, needle) in [
         ("!run --fast py `x`", "unknown flag `--fast`"),
@@ -125,6 +139,13 @@ fn bad_flags_are_explained() {
         ("!run --memory=lots py `x`", "--memory"),
         ("!run --memory py `x`", "--memory"),
         ("!run --timeout=0 py `x`", "--timeout"),
+        (
+            "!run --env py `x`",
+            "`--env` needs the name of a package set",
+        ),
+        ("!run --env= py `x`", "--env=ml"),
+        ("!run --env=../etc py `x`", "--env"),
+        ("!run --envs=ml py `x`", "--env=SET"),
     ] {
         match parse("!", text) {
             Some(Command::RunError(e)) => assert!(e.to_string().contains(needle), "{text}: {e}"),

@@ -24,6 +24,8 @@ use crate::seccomp::unpack;
 
 /// The id the program gets inside its nested user namespace in rootless mode.
 const ROOTLESS_INNER_ID: u32 = 1000;
+/// The zygote's channel to coderunner (see [`HelperSpec::zygote`]).
+pub(crate) const ZYGOTE_CHANNEL: RawFd = 3;
 /// Reports are a few short lines; anything longer is a bug, not data.
 const REPORT_LIMIT: usize = 64 << 10;
 
@@ -80,6 +82,9 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
                 stdin_fd, report_w, ..
             } = program;
             drop((stdin_fd, report_w));
+            if spec.zygote {
+                close_fd(ZYGOTE_CHANNEL); // the zygote's, not ours
+            }
             // The program writes straight to the parent's pipes; our copies would only keep
             // them open.
             close_fd(1);
@@ -161,6 +166,9 @@ fn reaper(program: Program<'_>) -> ! {
             std::process::exit(1);
         }
     };
+    if program.spec.zygote {
+        close_fd(ZYGOTE_CHANNEL);
+    }
     drop(program);
     close_fd(1);
     close_fd(2);
@@ -209,6 +217,9 @@ fn program_main(program: Program<'_>) -> ! {
         setsid().ctx(|| "setsid".into())?;
         dup_onto(program.stdin_fd.as_raw_fd(), 0)?;
         rlimits::apply(&spec.rlimits)?;
+        if spec.zygote {
+            return zygote_exec(&program);
+        }
         match spec.isolation {
             Isolation::Root { uid, gid } => {
                 caps::drop_bounding_and_ambient()?;
@@ -254,6 +265,23 @@ fn program_main(program: Program<'_>) -> ! {
     unsafe { libc::_exit(127) }
 }
 
+/// The zygote's last steps: it keeps root and its capabilities inside the sandbox's namespaces
+/// (see [`HelperSpec::zygote`]) and its channel on fd 3; everything else of a run's set-up applies.
+fn zygote_exec(program: &Program<'_>) -> Result<std::convert::Infallible, SetupError> {
+    let spec = program.spec;
+    if !matches!(spec.isolation, Isolation::Root { .. }) {
+        return Err(SetupError("the zygote runs only in root mode".into()));
+    }
+    chdir(spec.workdir.as_str()).ctx(|| format!("chdir {}", spec.workdir))?;
+    mark_cloexec_from(ZYGOTE_CHANNEL as u32 + 1)?;
+    let e = execve(&program.argv[0], &program.argv, &program.env);
+    Err(SetupError(format!(
+        "cannot execute the zygote {}: {}",
+        spec.argv[0],
+        e.map_or_else(|e| e.desc().to_string(), |_| "unknown".into())
+    )))
+}
+
 fn cstrings<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<CString>, SetupError> {
     items
         .map(|s| CString::new(s).ctx(|| format!("argument or variable {s:?} contains NUL")))
@@ -261,7 +289,7 @@ fn cstrings<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<CString>, Se
 }
 
 /// The program's stdin: a sealed memfd, so no pump process is needed and it cannot be altered.
-fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd, SetupError> {
+pub(crate) fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd, SetupError> {
     let fd = memfd_create("stdin", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
         .ctx(|| "memfd_create".into())?;
     let mut file = File::from(fd);

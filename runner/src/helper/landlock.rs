@@ -14,23 +14,46 @@ use crate::protocol::HelperSpec;
 /// says so (it is reported to the parent, never hidden).
 const WANTED: ABI = ABI::V6;
 
+/// The paths of the ruleset: read and execute beneath `read_exec`, read and write the devices,
+/// anything beneath the writable directories. The warm pool's slots apply the same rules.
+pub(crate) struct RulePaths {
+    pub read_exec: Vec<String>,
+    pub writable_devices: Vec<String>,
+    pub writable_dirs: Vec<String>,
+}
+
+pub(crate) fn rule_paths(spec: &HelperSpec) -> RulePaths {
+    RulePaths {
+        read_exec: spec
+            .ro_binds
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .chain(spec.ro_binds_at.iter().map(|(_, at)| at.clone()))
+            .chain(["/etc".to_string(), "/proc".to_string(), "/dev".to_string()])
+            .collect(),
+        writable_devices: [
+            "/dev/null",
+            "/dev/zero",
+            "/dev/full",
+            "/dev/random",
+            "/dev/urandom",
+        ]
+        .map(String::from)
+        .to_vec(),
+        writable_dirs: [spec.workdir.as_str(), "/tmp", "/dev/shm"]
+            .map(String::from)
+            .to_vec(),
+    }
+}
+
 /// Restrict the calling thread (the program, after the uid drop, before seccomp). Returns the
 /// status name the parent reports.
 pub(crate) fn restrict(spec: &HelperSpec) -> Result<&'static str, SetupError> {
-    let read_exec: Vec<String> = spec
-        .ro_binds
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .chain(["/etc".to_string(), "/proc".to_string(), "/dev".to_string()])
-        .collect();
-    let writable_dirs = [spec.workdir.as_str(), "/tmp", "/dev/shm"];
-    let writable_devices = [
-        "/dev/null",
-        "/dev/zero",
-        "/dev/full",
-        "/dev/random",
-        "/dev/urandom",
-    ];
+    let RulePaths {
+        read_exec,
+        writable_devices,
+        writable_dirs,
+    } = rule_paths(spec);
     let status = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(WANTED))
@@ -42,12 +65,12 @@ pub(crate) fn restrict(spec: &HelperSpec) -> Result<&'static str, SetupError> {
         .add_rules(path_beneath_rules(&read_exec, AccessFs::from_read(WANTED)))
         .ctx(|| "landlock: read rules".into())?
         .add_rules(path_beneath_rules(
-            writable_devices,
+            &writable_devices,
             AccessFs::from_read(WANTED) | AccessFs::WriteFile,
         ))
         .ctx(|| "landlock: device rules".into())?
         .add_rules(path_beneath_rules(
-            writable_dirs,
+            &writable_dirs,
             AccessFs::from_all(WANTED),
         ))
         .ctx(|| "landlock: write rules".into())?

@@ -10,11 +10,11 @@
 //! everything left in the pid namespace, so no process outlives the run.
 
 mod caps;
-mod exec;
-mod landlock;
+pub(crate) mod exec;
+pub(crate) mod landlock;
 mod mounts;
 mod namespaces;
-mod rlimits;
+pub(crate) mod rlimits;
 
 use std::fmt::Display;
 use std::fs::File;

@@ -35,6 +35,9 @@ pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
     for host in &spec.ro_binds {
         bind(host, &inside(root, host), true)?;
     }
+    for (host, at) in &spec.ro_binds_at {
+        bind(host, &inside(root, Path::new(at)), true)?;
+    }
     for (path, target) in &spec.symlinks {
         let at = inside(root, Path::new(path));
         make_parent(&at)?;

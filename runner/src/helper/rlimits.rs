@@ -5,9 +5,10 @@ use nix::sys::resource::{setrlimit, Resource};
 use super::{Context, SetupError};
 use crate::protocol::Rlimits;
 
-/// Apply the run's rlimits. CPU gets a soft limit (SIGXCPU) one second below the hard limit
-/// (SIGKILL), so a program that ignores SIGXCPU still dies.
-pub(crate) fn apply(limits: &Rlimits) -> Result<(), SetupError> {
+/// The run's rlimits as (resource, soft, hard). CPU gets a soft limit (SIGXCPU) one second below
+/// the hard limit (SIGKILL), so a program that ignores SIGXCPU still dies. The warm pool's
+/// slots apply the same list (see runner/src/pool/spec.rs).
+pub(crate) fn list(limits: &Rlimits) -> Vec<(Resource, u64, u64)> {
     let cpu = limits.cpu_secs.max(1);
     let mut list = vec![
         (Resource::RLIMIT_CPU, cpu, cpu + 1),
@@ -26,7 +27,12 @@ pub(crate) fn apply(limits: &Rlimits) -> Result<(), SetupError> {
     if let Some(bytes) = limits.address_space {
         list.push((Resource::RLIMIT_AS, bytes, bytes));
     }
-    for (resource, soft, hard) in list {
+    list
+}
+
+/// Apply the run's rlimits (see [`list`]).
+pub(crate) fn apply(limits: &Rlimits) -> Result<(), SetupError> {
+    for (resource, soft, hard) in list(limits) {
         setrlimit(resource, soft, hard).ctx(|| format!("setrlimit({resource:?}, {soft})"))?;
     }
     Ok(())

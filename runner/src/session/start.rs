@@ -137,6 +137,7 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         workdir_host: workdir.path().to_path_buf(),
         workdir: plan::WORKDIR.into(),
         ro_binds: parts.layout.binds_for(&spec.language, false),
+        ro_binds_at: Vec::new(),
         symlinks: parts.layout.symlinks.clone(),
         files: plan::etc_files(uid, gid, false),
         tmp_size: limits.tmp_size.0,
@@ -154,6 +155,7 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         landlock: parts.landlock,
         seccomp: parts.seccomp.to_vec(),
         stdin: ProgramStdin::Fd3,
+        zygote: false,
     };
     let spec_json = serde_json::to_vec(&helper_spec)
         .map_err(|e| RunnerError::Sandbox(format!("encoding the session spec: {e}")))?;

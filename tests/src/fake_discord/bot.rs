@@ -21,6 +21,7 @@ pub fn test_config(
 ) -> Config {
     let mut config = Config::embedded_default().expect("the embedded default config loads");
     config.data_dir = dir.join("data");
+    config.runner.warm_pool = coderunner_config::WarmPool::Slots(0);
     config.discord.api_base = Some(fake.api_base());
     config.discord.guilds = vec![GUILD];
     tweak(&mut config);

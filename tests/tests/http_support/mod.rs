@@ -27,6 +27,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     let mut c = Config::embedded_default().expect("embedded default config");
     c.data_dir = dir.join("data");
     c.runner.scratch_dir = dir.join("scratch");
+    // Servers are SIGKILLed when a test ends: cold, they leave nothing (warm_cleanup.rs tests
+    // the warm pool's own clean-up).
+    c.runner.warm_pool = coderunner_config::WarmPool::Slots(0);
     c.access.tiers.insert(
         0,
         Tier {

@@ -1,0 +1,425 @@
+//! The warm pool of a long-running LocalRunner: ready slots per kind of run (see [`spec::Shape`]),
+//! all forked from one Python zygote and refilled in the background, one run per slot.
+//!
+//! A run takes a ready slot of its shape if there is one, and otherwise goes cold (and its shape
+//! is remembered, so the next one finds a slot). Python runs whose command is the zygote's run
+//! in the forked zygote itself (the preloaded modules already imported); other languages
+//! (node, bash, ...) execve their command from a slot. Off in rootless mode, without cgroups,
+//! or with `runner.warm_pool: 0`.
+
+mod slot;
+mod spec;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use coderunner_config::{Language, Profile};
+use tokio::sync::Notify;
+
+use self::slot::Slot;
+use self::spec::{eligible, Go, Shape};
+use crate::files::{self, Snapshot};
+use crate::local::Inner;
+use crate::outcome::RunOutcome;
+use crate::stage::{finish_run, StageLimits};
+use crate::zygote::{memory_of, Zygote};
+use crate::{RunRequest, RunnerError};
+
+/// Kinds of run kept warm at once (the most recently used).
+const MAX_SHAPES: usize = 4;
+/// Languages kept warm from the start (with the `default` profile), when configured.
+const STARTING_LANGUAGES: &[&str] = &["python", "javascript", "bash"];
+/// A shape whose slots fail this many times in a row is dropped (its runs go cold).
+const MAX_FAILURES: u32 = 3;
+
+/// The pool's state for `doctor` and logs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PoolReport {
+    /// `ready`, `starting`, `off: <why>` or `cold: <why>`.
+    pub state: String,
+    /// Slots kept per kind of run.
+    pub slots_per_kind: usize,
+    /// Ready slots per language (kinds of the same language added up).
+    pub ready: Vec<(String, usize)>,
+    /// Runs served warm and cold since the start.
+    pub warm_runs: u64,
+    pub cold_runs: u64,
+    pub zygote: Option<ZygoteReport>,
+    /// Memory of the zygote and every ready slot together (bytes).
+    pub rss_bytes: u64,
+    pub pss_bytes: u64,
+}
+
+/// The zygote's part of [`PoolReport`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ZygoteReport {
+    /// `languages.python.preload`.
+    pub preload: Vec<String>,
+    /// Why the preload failed (Python runs then start cold).
+    pub preload_error: Option<String>,
+    /// Top-level modules loaded in it.
+    pub modules: usize,
+    pub forks: u64,
+    pub age_secs: u64,
+    pub rss_bytes: u64,
+    pub pss_bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    zygote: Option<Arc<Zygote>>,
+    status: String,
+    shapes: Vec<Shape>,
+    failures: HashMap<String, u32>,
+    ready: HashMap<String, Vec<Slot>>,
+    warm_runs: u64,
+    cold_runs: u64,
+}
+
+/// Ready sandboxes and the zygote they come from.
+#[derive(Debug)]
+pub(crate) struct WarmPool {
+    inner: Arc<Inner>,
+    per_shape: usize,
+    /// The language named `python` and the profile whose environment the zygote gets.
+    python: Option<(Language, Profile)>,
+    state: Mutex<State>,
+    wake: Notify,
+    stopped: AtomicBool,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl WarmPool {
+    /// Start filling the pool in the background (or record why it stays off).
+    pub(crate) fn start(inner: Arc<Inner>) -> Arc<WarmPool> {
+        let config = &inner.config;
+        let per_shape = config.runner.warm_pool.slots() as usize;
+        let profile = config
+            .profiles
+            .get("default")
+            .or_else(|| config.profiles.values().next())
+            .cloned();
+        let python = config.languages.get("python").cloned();
+        let off = if per_shape == 0 {
+            Some("off: runner.warm_pool is 0".to_string())
+        } else if inner.rootless.is_some() {
+            Some("off: rootless mode (the zygote confines runs as root)".into())
+        } else if inner.cgroups.is_none() || inner.uids.is_none() {
+            Some("off: no cgroups (every warm slot has its own)".into())
+        } else if python.is_none() || profile.is_none() {
+            Some(
+                "off: slots are forks of the Python zygote, and no language is named `python`"
+                    .into(),
+            )
+        } else {
+            None
+        };
+        let mut state = State {
+            status: off.clone().unwrap_or_else(|| "starting".into()),
+            ..State::default()
+        };
+        if let Some(profile) = &profile {
+            for name in STARTING_LANGUAGES {
+                if let Some(spec) = config.languages.get(*name) {
+                    if spec.compile.is_none() {
+                        state.shapes.push(Shape::new(name, spec, profile));
+                    }
+                }
+            }
+        }
+        let pool = Arc::new(WarmPool {
+            inner,
+            per_shape,
+            python: python.zip(profile),
+            state: Mutex::new(state),
+            wake: Notify::new(),
+            stopped: AtomicBool::new(off.is_some()),
+            task: Mutex::new(None),
+        });
+        match &off {
+            Some(why) => tracing::info!("warm pool {why}"),
+            None => {
+                let task = tokio::spawn(Arc::clone(&pool).refill());
+                *pool.lock_task() = Some(task);
+            }
+        }
+        pool
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_task(&self) -> MutexGuard<'_, Option<tokio::task::JoinHandle<()>>> {
+        self.task.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `req` in a ready slot; `None` when it must go cold (not eligible, no slot of its
+    /// shape ready, or the slot turned out unusable before the program started).
+    pub(crate) async fn try_run(
+        &self,
+        req: &RunRequest,
+        main: &str,
+        run_argv: &[String],
+    ) -> Option<Result<RunOutcome, RunnerError>> {
+        let mut slot = {
+            let mut st = self.lock();
+            let zygote = st.zygote.clone();
+            let slot = match zygote {
+                Some(z)
+                    if !self.stopped.load(Ordering::Relaxed)
+                        && eligible(req, &z.binds, &self.inner) =>
+                {
+                    let shape = Shape::of(req);
+                    let slot = st.ready.get_mut(&shape.key).and_then(Vec::pop);
+                    remember(&mut st, shape);
+                    slot
+                }
+                _ => None,
+            };
+            match slot {
+                Some(s) => {
+                    st.warm_runs += 1;
+                    s
+                }
+                None => {
+                    st.cold_runs += 1;
+                    self.wake.notify_one();
+                    return None;
+                }
+            }
+        };
+        self.wake.notify_one();
+        let zygote = Arc::clone(&slot.zygote);
+        let in_process = zygote
+            .preload_error
+            .is_none()
+            .then_some(zygote.run_prefix.as_slice());
+        let go = Go::new(req, main, run_argv, in_process);
+        let owner = Some((slot.uid, slot.uid));
+        if let Err(e) = files::write_inputs(slot.workdir.path(), &req.files, owner) {
+            return Some(Err(RunnerError::InvalidRequest(format!(
+                "writing the input files: {e} (are they larger than the workdir?)"
+            ))));
+        }
+        let snapshot = Snapshot::of_inputs(slot.workdir.path(), &req.files);
+        let limits = StageLimits::run(&req.limits);
+        let began = Instant::now();
+        let m = match slot.run(&go, &req.stdin, &limits, &req.limits).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("a warm slot was unusable, the run goes cold: {}", e.0);
+                return None;
+            }
+        };
+        let outcome = finish_run(req, slot.workdir.path(), snapshot, &limits, m, None).await;
+        tracing::debug!(
+            mode = go.mode,
+            sandboxed_us = began.elapsed().as_micros() as u64,
+            "warm run"
+        );
+        drop(slot);
+        Some(Ok(outcome))
+    }
+
+    /// The background task: keep a zygote, and every remembered shape's slots, ready.
+    async fn refill(self: Arc<Self>) {
+        let Some((python, profile)) = self.python.clone() else {
+            return;
+        };
+        loop {
+            if self.stopped.load(Ordering::Relaxed) {
+                return;
+            }
+            let current = self.lock().zygote.clone();
+            let zygote = match current {
+                Some(z) if !z.due() => z,
+                _ => match Zygote::start(&self.inner, &python, &profile).await {
+                    Ok(z) => {
+                        let z = Arc::new(z);
+                        let retired = {
+                            let mut st = self.lock();
+                            st.zygote = Some(Arc::clone(&z));
+                            st.status = match &z.preload_error {
+                                None => "ready".into(),
+                                Some(why) => format!("cold for Python: the preload failed: {why}"),
+                            };
+                            // Slots of the old zygote die with it: drop them now.
+                            let mut retired = Vec::new();
+                            for slots in st.ready.values_mut() {
+                                let (keep, old): (Vec<Slot>, Vec<Slot>) = std::mem::take(slots)
+                                    .into_iter()
+                                    .partition(|s| Arc::ptr_eq(&s.zygote, &z));
+                                *slots = keep;
+                                retired.extend(old);
+                            }
+                            retired
+                        };
+                        drop(retired);
+                        z
+                    }
+                    Err(why) => {
+                        tracing::error!("the warm pool's zygote did not start: {why}");
+                        self.lock().status = format!("cold: the zygote did not start: {why}");
+                        self.pause(Duration::from_secs(30)).await;
+                        continue;
+                    }
+                },
+            };
+            let next = {
+                let st = self.lock();
+                st.shapes
+                    .iter()
+                    .find(|s| st.ready.get(&s.key).map_or(0, Vec::len) < self.per_shape)
+                    .cloned()
+            };
+            let Some(shape) = next else {
+                self.pause(Duration::from_secs(5)).await;
+                continue;
+            };
+            match Slot::create(&self.inner, &shape, zygote).await {
+                Ok(slot) => {
+                    let mut st = self.lock();
+                    st.failures.remove(&shape.key);
+                    if !self.stopped.load(Ordering::Relaxed)
+                        && st.shapes.iter().any(|s| s.key == shape.key)
+                    {
+                        st.ready.entry(shape.key.clone()).or_default().push(slot);
+                    }
+                }
+                Err(why) => {
+                    tracing::warn!(language = %shape.language, "a warm slot failed: {why}");
+                    let dropped = {
+                        let mut st = self.lock();
+                        let n = st.failures.entry(shape.key.clone()).or_insert(0);
+                        *n += 1;
+                        if *n >= MAX_FAILURES {
+                            st.shapes.retain(|s| s.key != shape.key);
+                            st.failures.remove(&shape.key);
+                            true
+                        } else {
+                            false
+                        }
+                    };
+                    if dropped {
+                        tracing::error!(language = %shape.language, "warm slots keep failing for this kind of run; its runs go cold");
+                    }
+                    self.pause(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Sleep until woken or `for_at_most` has passed.
+    async fn pause(&self, for_at_most: Duration) {
+        let _ = tokio::time::timeout(for_at_most, self.wake.notified()).await;
+    }
+
+    /// Whether every remembered shape has its slots (or the pool cannot fill).
+    fn is_full(&self) -> bool {
+        let st = self.lock();
+        if st.status != "ready" && st.status != "starting" {
+            return true;
+        }
+        st.zygote.is_some()
+            && st
+                .shapes
+                .iter()
+                .all(|s| st.ready.get(&s.key).map_or(0, Vec::len) >= self.per_shape)
+    }
+
+    pub(crate) async fn wait_full(&self, within: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.is_full() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.is_full()
+    }
+
+    pub(crate) async fn report(&self) -> PoolReport {
+        let st = self.lock();
+        let mut ready: Vec<(String, usize)> = Vec::new();
+        let mut slot_pids = Vec::new();
+        for s in &st.shapes {
+            let slots = st.ready.get(&s.key).map_or(&[][..], Vec::as_slice);
+            for slot in slots {
+                slot_pids.extend(slot.pids());
+            }
+            match ready.iter_mut().find(|(l, _)| *l == s.language) {
+                Some((_, n)) => *n += slots.len(),
+                None => ready.push((s.language.clone(), slots.len())),
+            }
+        }
+        let zygote = st.zygote.as_ref().map(|z| {
+            let (rss, pss) = memory_of(&z.pids());
+            ZygoteReport {
+                preload: self
+                    .python
+                    .as_ref()
+                    .map(|(l, _)| l.preload.clone())
+                    .unwrap_or_default(),
+                preload_error: z.preload_error.clone(),
+                modules: z.modules.len(),
+                forks: z.forks(),
+                age_secs: z.age().as_secs(),
+                rss_bytes: rss,
+                pss_bytes: pss,
+            }
+        });
+        let (slots_rss, slots_pss) = memory_of(&slot_pids);
+        PoolReport {
+            state: st.status.clone(),
+            slots_per_kind: self.per_shape,
+            ready,
+            warm_runs: st.warm_runs,
+            cold_runs: st.cold_runs,
+            rss_bytes: slots_rss + zygote.as_ref().map_or(0, |z| z.rss_bytes),
+            pss_bytes: slots_pss + zygote.as_ref().map_or(0, |z| z.pss_bytes),
+            zygote,
+        }
+    }
+
+    /// Stop refilling and tear down every ready slot and the zygote (runs in flight hold their
+    /// own reference to it and finish first).
+    pub(crate) async fn shutdown(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+        let task = self.lock_task().take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+        let (slots, zygote) = {
+            let mut st = self.lock();
+            st.status = "off: shut down".into();
+            let slots: Vec<Slot> = st.ready.drain().flat_map(|(_, v)| v).collect();
+            (slots, st.zygote.take())
+        };
+        // Dropping removes cgroups synchronously (with retries): off the async threads.
+        let _ = tokio::task::spawn_blocking(move || {
+            drop(slots);
+            drop(zygote);
+        })
+        .await;
+    }
+}
+
+/// Remember `shape` as the most recently used (forgetting the oldest past [`MAX_SHAPES`]).
+fn remember(st: &mut State, shape: Shape) {
+    if let Some(i) = st.shapes.iter().position(|s| s.key == shape.key) {
+        let s = st.shapes.remove(i);
+        st.shapes.insert(0, s);
+        return;
+    }
+    st.shapes.insert(0, shape);
+    while st.shapes.len() > MAX_SHAPES {
+        if let Some(old) = st.shapes.pop() {
+            st.ready.remove(&old.key);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Times runs spaced apart like real traffic, for scripts/bench.sh.
+
+  bench_spaced.py exec LABEL N SPACING_MS -- CMD...      spawn CMD N times
+  bench_spaced.py http LABEL N SPACING_MS URL LANG FILE  POST FILE's code to URL/v1/runs
+      (key in $BENCH_KEY; the run must exit 0; a `want` file beside FILE, if any, is the
+      stdout it must print)
+
+Prints `label<TAB>median_ms<TAB>p95_ms<TAB>n` (the driver's row format). Three warm-up runs
+are not counted.
+"""
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+
+WARMUP = 3
+
+
+def report(label, ms):
+    ms.sort()
+    n = len(ms)
+
+    def pick(q):
+        import math
+        return ms[min(max(math.ceil(q * n), 1), n) - 1]
+
+    print(f"{label}\t{pick(0.5):.2f}\t{pick(0.95):.2f}\t{n}")
+
+
+def spaced(n, spacing_ms, once):
+    samples = []
+    for i in range(n + WARMUP):
+        time.sleep(spacing_ms / 1000)
+        ms = once()
+        if i >= WARMUP:
+            samples.append(ms)
+    return samples
+
+
+def run_exec(label, n, spacing, cmd):
+    def once():
+        t = time.perf_counter()
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        ms = (time.perf_counter() - t) * 1e3
+        if r.returncode != 0:
+            sys.exit(f"{label}: {' '.join(cmd)} failed with {r.returncode}")
+        return ms
+
+    report(label, spaced(n, spacing, once))
+
+
+def run_http(label, n, spacing, url, lang, path):
+    u = urllib.parse.urlsplit(url)
+    code = open(path).read()
+    want = None
+    if os.path.exists(path + ".want"):
+        want = open(path + ".want").read()
+    body = json.dumps({"language": lang, "files": [{"name": "main" + os.path.splitext(path)[1],
+                                                    "content": code}]})
+    headers = {"Authorization": "Bearer " + os.environ["BENCH_KEY"],
+               "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+
+    def once():
+        t = time.perf_counter()
+        conn.request("POST", "/v1/runs", body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        ms = (time.perf_counter() - t) * 1e3
+        if resp.status != 200:
+            sys.exit(f"{label}: HTTP {resp.status}: {data[:300]!r}")
+        o = json.loads(data)
+        if o.get("exit_code") != 0 or (want is not None and o.get("stdout") != want):
+            sys.exit(f"{label}: the run failed: {json.dumps(o)[:600]}")
+        return ms
+
+    report(label, spaced(n, spacing, once))
+
+
+def main(argv):
+    if len(argv) < 4:
+        sys.exit(__doc__)
+    mode, label, n, spacing = argv[0], argv[1], int(argv[2]), float(argv[3])
+    if mode == "exec" and len(argv) > 5 and argv[4] == "--":
+        run_exec(label, n, spacing, argv[5:])
+    elif mode == "http" and len(argv) == 7:
+        run_http(label, n, spacing, *argv[4:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

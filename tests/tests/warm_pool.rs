@@ -1,0 +1,239 @@
+//! The warm pool and the Python zygote, through the real sandbox: a warm run is a fork of the
+//! zygote (pandas already imported) yet indistinguishable from a cold run: fresh random values,
+//! nothing carried over from an earlier run, the same argv/__file__/stdin, tracebacks, exit
+//! codes, statuses, limits and confinement.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use coderunner_config::WarmPool;
+use coderunner_runner::{LocalRunner, RunOutcome, RunRequest, RunStatus, Runner};
+use coderunner_tests::safety_net;
+use futures_util::FutureExt;
+
+/// Start a warm runner (2 slots per kind of run), wait until it is full, run `body`, then tear
+/// the pool down whatever happened.
+async fn with_warm_runner<F, Fut>(body: F)
+where
+    F: FnOnce(LocalRunner) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut c = safety_net::config().clone();
+    c.runner.warm_pool = WarmPool::Slots(2);
+    let runner = LocalRunner::new(&c).expect("a runner").start_warm_pool();
+    let filled = runner.warm_pool_ready(Duration::from_secs(180)).await;
+    let report = runner.warm_pool_report().await.expect("a pool");
+    let result = AssertUnwindSafe(async {
+        assert!(filled, "the pool did not fill: {report:?}");
+        assert_eq!(report.state, "ready", "{report:?}");
+        let z = report.zygote.as_ref().expect("a zygote");
+        assert_eq!(z.preload_error, None, "{report:?}");
+        assert_eq!(z.preload, ["numpy", "pandas", "matplotlib"]);
+        body(runner.clone()).await
+    })
+    .catch_unwind()
+    .await;
+    runner.shutdown_warm_pool().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Run `req` warm: wait for a ready slot, and check the run did not go cold.
+async fn warm(runner: &LocalRunner, req: RunRequest) -> RunOutcome {
+    assert!(
+        runner.warm_pool_ready(Duration::from_secs(60)).await,
+        "no slot got ready"
+    );
+    let before = runner.warm_pool_report().await.expect("pool").warm_runs;
+    let o = runner.run(req).await.expect("the warm run was carried out");
+    let after = runner.warm_pool_report().await.expect("pool").warm_runs;
+    assert_eq!(after, before + 1, "the run went cold: {o:?}");
+    o
+}
+
+async fn cold(req: RunRequest) -> RunOutcome {
+    safety_net::run_request(req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_run_is_a_fresh_fork_with_its_own_random_values() {
+    with_warm_runner(|runner| async move {
+        let code = "import random, sys, numpy\n\
+                    print('pandas' in sys.modules, random.random(), numpy.random.rand(), numpy.random.randint(1 << 30))\n";
+        let a = warm(&runner, safety_net::request("python", code)).await;
+        let b = warm(&runner, safety_net::request("python", code)).await;
+        assert_eq!(a.status, RunStatus::Exited, "{a:?}");
+        let (la, lb) = (a.stdout.trim(), b.stdout.trim());
+        assert!(
+            la.starts_with("True "),
+            "pandas was not preloaded in the warm run: {la}"
+        );
+        let (va, vb): (Vec<&str>, Vec<&str>) = (
+            la.split(' ').skip(1).collect(),
+            lb.split(' ').skip(1).collect(),
+        );
+        assert_eq!(va.len(), 3, "{la}");
+        for (x, y) in va.iter().zip(&vb) {
+            assert_ne!(x, y, "two warm runs drew the same random value: {la} / {lb}");
+        }
+
+        // A run that monkey-patches pandas, fills module globals and leaves files behind...
+        let dirty = "import pandas as pd, numpy, json, os\n\
+                     pd.DataFrame.sum = lambda *a, **k: 'patched'\n\
+                     numpy.LEAKED = 'yes'\n\
+                     json.dumps = None\n\
+                     open('/tmp/left-behind', 'w').write('x')\n\
+                     os.environ['LEAK'] = '1'\n\
+                     print(pd.DataFrame({'a': [1, 2]}).sum())\n";
+        let d = warm(&runner, safety_net::request("python", dirty)).await;
+        assert_eq!(d.stdout.trim(), "patched", "{d:?}");
+        // ...leaves the next one untouched.
+        let check = "import pandas as pd, numpy, json, os\n\
+                     print(int(pd.DataFrame({'a': [1, 2]}).sum()['a']), hasattr(numpy, 'LEAKED'), json.dumps([1]), os.path.exists('/tmp/left-behind'), 'LEAK' in os.environ)\n";
+        let c = warm(&runner, safety_net::request("python", check)).await;
+        assert_eq!(c.stdout, "3 False [1] False False\n", "{c:?}");
+    })
+    .await;
+}
+
+/// Programs whose whole observable result (status, exit code, signal, stdout, stderr) must be
+/// the same warm and cold.
+const SAME_RESULT: &[(&str, &str)] = &[
+    (
+        "argv, __file__, stdin and flags",
+        "import sys, os\n\
+         print(sys.argv, __file__, __name__, __spec__, sys.path[0], os.getcwd(), sys.flags)\n\
+         print(input(), sys.stdin.read())\n\
+         print(sorted(os.environ), os.getuid() >= 210000)\n",
+    ),
+    (
+        "a traceback's frames and line numbers",
+        "def f():\n    return 1 / 0\n\n\nf()\n",
+    ),
+    ("a syntax error", "x = (\nprint(1)\n"),
+    ("sys.exit with a message", "import sys\nprint('out')\nsys.exit('bye')\n"),
+    ("sys.exit with a code", "import sys\nsys.exit(3)\n"),
+    ("os._exit", "import os\nprint('x', flush=True)\nos._exit(5)\n"),
+    (
+        "a signal",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
+    ),
+    ("an uncaught KeyboardInterrupt", "raise KeyboardInterrupt\n"),
+    (
+        "atexit and a file left open",
+        "import atexit\nf = open('kept.txt', 'w')\nf.write('data')\natexit.register(lambda: print('bye'))\n",
+    ),
+    (
+        "identity, processes, and what the sandbox lets through",
+        "import ctypes, os, pwd, socket\n\
+         print(pwd.getpwuid(os.getuid()).pw_name, os.getgroups(), socket.gethostname())\n\
+         print(sorted(p for p in os.listdir('/proc') if p.isdigit()))\n\
+         status = dict(l.split(':', 1) for l in open('/proc/self/status'))\n\
+         print([status[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp', 'Seccomp_filters')])\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         print(libc.unshare(0x20000), ctypes.get_errno())\n\
+         for path in ('/usr/x', '/etc/x', '/work/ok'):\n\
+         \x20   try:\n\
+         \x20       open(path, 'w').close(); print(path, 'written')\n\
+         \x20   except OSError as e:\n\
+         \x20       print(path, e.errno)\n\
+         print(open('/proc/self/cgroup').read())\n",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_runs_match_cold_runs() {
+    with_warm_runner(|runner| async move {
+        for (what, code) in SAME_RESULT {
+            let mut req = safety_net::request("python", code);
+            req.stdin = b"line one\nrest\n".to_vec();
+            req.args = vec!["a b".into(), "c".into()];
+            let c = cold(req.clone()).await;
+            let w = warm(&runner, req).await;
+            assert_eq!(
+                (&w.status, w.exit_code, &w.signal, &w.stdout, &w.stderr),
+                (&c.status, c.exit_code, &c.signal, &c.stdout, &c.stderr),
+                "{what}: warm and cold differ\nwarm: {w:?}\ncold: {c:?}"
+            );
+            let paths = |o: &RunOutcome| o.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>();
+            assert_eq!(paths(&w), paths(&c), "{what}: output files differ");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_runs_hit_the_same_limits() {
+    safety_net::dangerous_tests_allowed().await;
+    with_warm_runner(|runner| async move {
+        let pids = safety_net::profile().pids;
+        let cases: Vec<(&str, String, RunStatus)> = vec![
+            (
+                "wall-clock timeout",
+                "import time\nprint('start', flush=True)\ntime.sleep(60)\n".into(),
+                RunStatus::Timeout,
+            ),
+            (
+                "CPU time",
+                "while True:\n    pass\n".into(),
+                RunStatus::Timeout,
+            ),
+            (
+                "memory bomb",
+                "chunks = []\nwhile True:\n    chunks.append(b'x' * (32 << 20))\n".into(),
+                RunStatus::MemoryLimit,
+            ),
+            (
+                "output flood",
+                "import sys\nwhile True:\n    sys.stdout.write('y' * 65536)\n".into(),
+                RunStatus::OutputLimit,
+            ),
+            (
+                "fork bomb",
+                format!(
+                    "import os, time\nn = 0\nfor _ in range({}):\n    try:\n        p = os.fork()\n    except OSError:\n        break\n    if p == 0:\n        time.sleep(3)\n        os._exit(0)\n    n += 1\nprint('forked', n)\n",
+                    pids * 4
+                ),
+                RunStatus::Exited,
+            ),
+        ];
+        for (what, code, expected) in cases {
+            let c = cold(safety_net::request("python", &code)).await;
+            let w = warm(&runner, safety_net::request("python", &code)).await;
+            assert_eq!(c.status, expected, "{what} (cold): {c:?}");
+            assert_eq!(w.status, c.status, "{what}: warm {w:?}\ncold {c:?}");
+            assert_eq!(w.truncated, c.truncated, "{what}");
+            if what == "fork bomb" {
+                // The same number of processes, and fewer than the pids limit.
+                assert_eq!(w.stdout, c.stdout, "{what}");
+                let n: u32 = w.stdout.trim().trim_start_matches("forked ").parse().expect("count");
+                assert!(n < pids, "{what}: forked {n} with a limit of {pids}");
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_and_bash_run_warm_like_cold() {
+    with_warm_runner(|runner| async move {
+        for (language, code) in [
+            ("javascript", "console.log(process.argv.length, require('os').userInfo().username);\nprocess.exit(4);\n"),
+            ("bash", "echo \"$0 $# $(id -un) $(cat)\"; ls /work; exit 6\n"),
+        ] {
+            let mut req = safety_net::request(language, code);
+            req.stdin = b"piped".to_vec();
+            let c = cold(req.clone()).await;
+            let w = warm(&runner, req).await;
+            assert_eq!(
+                (&w.status, w.exit_code, &w.stdout, &w.stderr),
+                (&c.status, c.exit_code, &c.stdout, &c.stderr),
+                "{language}: warm {w:?}\ncold {c:?}"
+            );
+            assert_eq!(c.status, RunStatus::Exited, "{language}: {c:?}");
+        }
+    })
+    .await;
+}
