@@ -12,27 +12,29 @@ pub fn execute(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = super::load_config(config_path)?;
     let report = HostReport::probe(&config);
     let mut text = render(&report);
-    // The warm pool's section goes before the verdict, which stays the last line.
+    // Everything else goes before the verdict, which stays the last line of the report.
+    let mut extra = String::new();
     if report.verdict() == Verdict::Full || config.runner.isolation == IsolationPolicy::DegradedOk {
-        let at = text.rfind("\nverdict: ").unwrap_or(text.len());
-        text.insert_str(at, &super::doctor_pool::section(&config));
+        extra += &super::doctor_pool::section(&config);
     }
-    print!("{text}");
-    print!("{}", policy(&report, config.runner.isolation));
     let sets = coderunner_commands::environments::report(&config);
-    print!("{}", super::languages::sets_table(&sets));
+    extra += &super::languages::sets_table(&sets);
     let unbuilt: Vec<&str> = sets
         .iter()
         .filter(|s| !s.ready)
         .map(|s| s.name.as_str())
         .collect();
     if !unbuilt.is_empty() {
-        println!(
-            "WARNING: package sets not ready: {}; runs that use them are refused until `coderunner env build` builds them.",
+        extra += &format!(
+            "WARNING: package sets not ready: {}; runs that use them are refused until `coderunner env build` builds them.\n",
             unbuilt.join(", ")
         );
     }
-    println!("{}", ai_line(&config));
+    extra += &format!("\n{}\n", ai_line(&config));
+    let at = text.rfind("\nverdict: ").unwrap_or(text.len());
+    text.insert_str(at, &extra);
+    print!("{text}");
+    print!("{}", policy(&report, config.runner.isolation));
     Ok(match report.verdict() {
         Verdict::Full if unbuilt.is_empty() => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,

@@ -197,18 +197,26 @@ mod tests {
         let base = start().await;
         let client = reqwest::Client::new();
         for (method, path) in ROUTES {
+            // An AI route reaches the backend, and Echo (like any backend without a pipeline)
+            // answers it with 503 `ai_off`; without a local pipeline the session routes are
+            // served but say there are none (501); a route that was not served would be 404/405.
+            let ai = path.starts_with("/v1/ai/");
+            let body = if ai {
+                json!({"language": "python", "code": "print(1)", "question": "add two numbers"})
+            } else {
+                json!({"language": "python", "files": [{"name": "a.py", "content": ""}]})
+            };
             let url = format!("{base}{}", path.replace("{id}", "x"));
             let req = match *method {
                 "GET" => client.get(url),
                 "DELETE" => client.delete(url),
-                "POST" => client.post(url).json(
-                    &json!({"language": "python", "files": [{"name": "a.py", "content": ""}]}),
-                ),
+                "POST" => client.post(url).json(&body),
                 other => panic!("unexpected method {other}"),
             };
             let status = req.bearer_auth("test").send().await.expect("send").status();
-            // Without a local pipeline the session routes are served but say there are none.
-            let expected = if path.starts_with("/v1/sessions") {
+            let expected = if ai {
+                503
+            } else if path.starts_with("/v1/sessions") {
                 501
             } else {
                 200
