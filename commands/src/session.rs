@@ -163,6 +163,19 @@ impl Pipeline {
         drop(user_slot);
         let reply = reply?;
         fill_outcome(record, &reply.cell.outcome, queue_ms);
+        // `!explain`, `!fix`, `!tests` and `!lint` work on a cell as on a run (the cell's own code).
+        self.remember_run(
+            &msg.who,
+            &msg.place,
+            crate::ai::memory::RunMemo {
+                language: "python".to_string(),
+                code: run.code.clone().unwrap_or_default(),
+                stdin: run.stdin.clone().unwrap_or_default(),
+                args: run.args.clone(),
+                outcome: reply.cell.outcome.clone(),
+                message: None,
+            },
+        );
         notes.extend(reply.notes.iter().map(|n| format!("🧠 {n}")));
         if let Some(why) = &reply.cell.ended {
             notes.push(format!("🧠 {why}"));
