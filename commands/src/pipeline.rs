@@ -179,7 +179,12 @@ impl Pipeline {
         // Outside a runtime (plain unit tests) housekeeping runs only when asked.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&inner);
-            let every = options.housekeeping_every.max(Duration::from_millis(10));
+            let mut every = options.housekeeping_every.max(Duration::from_millis(10));
+            if inner.sessions.is_some() {
+                // An idle session is parked at most half its idle time late.
+                let idle = inner.config.sessions.idle.as_duration();
+                every = every.min((idle / 2).max(Duration::from_secs(1)));
+            }
             let task = handle.spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 tick.tick().await;

@@ -95,6 +95,17 @@ pub struct SessionManager {
 pub struct Turn {
     slot: Arc<Slot>,
     guard: OwnedMutexGuard<Option<Live>>,
+    _in_line: InLine,
+}
+
+/// A cell counted in its session's line from the moment it asks for its turn until its turn
+/// ends (also when the asking is abandoned), so `ahead` counts the running cell too.
+struct InLine(Arc<Slot>);
+
+impl Drop for InLine {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl SessionManager {
@@ -163,9 +174,13 @@ impl SessionManager {
     pub async fn turn(&self, key: &str, workspace: &str, who: &Identity) -> Turn {
         let slot = self.slot(key, workspace, who);
         slot.waiting.fetch_add(1, Ordering::AcqRel);
+        let in_line = InLine(Arc::clone(&slot));
         let guard = Arc::clone(&slot.state).lock_owned().await;
-        slot.waiting.fetch_sub(1, Ordering::AcqRel);
-        Turn { slot, guard }
+        Turn {
+            slot,
+            guard,
+            _in_line: in_line,
+        }
     }
 
     /// Run a cell in its turn: start (and restore) the session first when it is not live.
