@@ -260,6 +260,20 @@ pub async fn leftovers_after(within: Duration) -> Vec<String> {
     }
 }
 
+/// Fail unless every sandboxed process (a `process` row of [`leftovers`]) is gone within 2 s of
+/// the coderunner process that owned it being killed.
+pub async fn assert_processes_die_with_coderunner() {
+    let start = std::time::Instant::now();
+    while leftovers().iter().any(|l| l.starts_with("process")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "processes outlived coderunner: {:?}",
+            leftovers()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Write the suite's config as a file the `coderunner` CLI can load (JSON is YAML).
 pub fn config_file(dir: &Path) -> PathBuf {
     write_config_file(dir, config())

@@ -52,15 +52,7 @@ async fn sigkill_of_coderunner_mid_run_leaves_nothing_after_the_next_start() {
     cli.kill().expect("SIGKILL coderunner");
     let _ = cli.wait();
     // Every sandboxed process dies with it, promptly.
-    let start = Instant::now();
-    while leftovers().iter().any(|l| l.starts_with("process")) {
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "processes outlived coderunner: {:?}",
-            leftovers()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    safety_net::assert_processes_die_with_coderunner().await;
     // The next coderunner start sweeps what the dead one could not remove.
     coderunner_runner::LocalRunner::new(safety_net::config()).expect("a new runner");
     let left = safety_net::leftovers_after(Duration::from_secs(2)).await;

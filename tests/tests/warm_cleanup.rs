@@ -46,15 +46,7 @@ async fn sigkill_of_serve_with_a_full_pool_leaves_nothing_after_the_next_start()
     assert!(count("mount") >= 6, "slot workdirs: {:?}", leftovers());
     serve.kill().expect("SIGKILL coderunner serve");
     let _ = serve.wait();
-    let start = Instant::now();
-    while leftovers().iter().any(|l| l.starts_with("process")) {
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "processes outlived coderunner: {:?}",
-            leftovers()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    safety_net::assert_processes_die_with_coderunner().await;
     // No zygote either (it runs as root, so the uid check above does not see it): nothing is
     // left in the suite's cgroups.
     let in_suite_cgroups = std::fs::read_dir("/proc")
