@@ -372,6 +372,8 @@ async fn pipeline(helper: PathBuf, n: usize) -> Res<()> {
         },
         text: "!run python\n```py\nprint(1)\n```".into(),
         attachments: Vec::new(),
+        message: None,
+        reply_to: None,
     };
     let (mut total, mut own) = (Vec::new(), Vec::new());
     for i in 0..n + WARMUP {

@@ -120,6 +120,11 @@ fn opt_u64(v: Option<u64>) -> Option<i64> {
     v.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// A stored count read back (SQLite integers are signed; a negative one, never written, is 0).
+fn stored_u64(v: Option<i64>) -> Option<u64> {
+    v.map(|n| u64::try_from(n).unwrap_or(0))
+}
+
 impl Audit {
     /// Open (creating) the database at `path`, then apply retention.
     pub fn open(path: &Path, code_cap: usize, retention: Duration) -> Result<Audit, AuditError> {
@@ -171,6 +176,22 @@ impl Audit {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// The rows of `sql`, whose one parameter is the row limit `n`, each read by `read`.
+    fn newest<T>(
+        &self,
+        sql: &str,
+        n: usize,
+        read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, AuditError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(sql).map_err(|e| self.sql_err(e))?;
+        let rows = stmt
+            .query_map(params![i64::try_from(n).unwrap_or(i64::MAX)], read)
+            .map_err(|e| self.sql_err(e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql_err(e))
     }
 
     /// Write one row.
@@ -238,20 +259,16 @@ impl Audit {
 
     /// The newest `n` rows, newest first.
     pub fn recent(&self, n: usize) -> Result<Vec<AuditRow>, AuditError> {
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut stmt = conn
-            .prepare(
-                "SELECT id, at_ms, platform, user_id, user_name, guild, channel, thread, tier,
-                    privileged, language, code, status, exit_code, signal, queue_ms, wall_ms,
-                    cpu_ms, peak_memory_bytes, output_bytes, truncated, refusal_kind,
-                    refusal_reason, code_sha256, code_bytes, ai_call
-                 FROM runs ORDER BY id DESC LIMIT ?1",
-            )
-            .map_err(|e| self.sql_err(e))?;
         let id = |s: Option<String>| s.and_then(|v| v.parse::<u64>().ok());
-        let u = |v: Option<i64>| v.map(|n| u64::try_from(n).unwrap_or(0));
-        let rows = stmt
-            .query_map(params![i64::try_from(n).unwrap_or(i64::MAX)], |row| {
+        let u = stored_u64;
+        self.newest(
+            "SELECT id, at_ms, platform, user_id, user_name, guild, channel, thread, tier,
+                privileged, language, code, status, exit_code, signal, queue_ms, wall_ms,
+                cpu_ms, peak_memory_bytes, output_bytes, truncated, refusal_kind,
+                refusal_reason, code_sha256, code_bytes, ai_call
+             FROM runs ORDER BY id DESC LIMIT ?1",
+            n,
+            |row| {
                 Ok(AuditRow {
                     id: row.get(0)?,
                     at_ms: row.get(1)?,
@@ -282,10 +299,8 @@ impl Audit {
                     code_sha256: row.get(23)?,
                     code_bytes: u(row.get(24)?),
                 })
-            })
-            .map_err(|e| self.sql_err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sql_err(e))
+            },
+        )
     }
 
     /// Rows in the table.

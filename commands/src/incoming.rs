@@ -97,6 +97,12 @@ pub struct Incoming {
     pub place: Place,
     pub text: String,
     pub attachments: Vec<AttachmentRef>,
+    /// The platform's id for this message (Discord: the message, or the interaction of a slash
+    /// command), so the frontend can later say which reply answered it.
+    pub message: Option<u64>,
+    /// The message this one answers (Discord's `message_reference`), e.g. `!explain` sent as a
+    /// reply to a run's reply.
+    pub reply_to: Option<u64>,
 }
 
 /// A file attached to a reply.

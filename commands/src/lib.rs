@@ -4,6 +4,7 @@
 //! [`DirectRun`] and call [`Pipeline::run_direct`]; they post the [`Reply`] they get back.
 
 pub mod access;
+mod admission;
 pub mod ai;
 pub mod attachments;
 pub mod audit;

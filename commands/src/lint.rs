@@ -7,10 +7,9 @@ use coderunner_config::Language;
 use coderunner_runner::{RunOutcome, RunStatus};
 use regex::Regex;
 
-use crate::access;
-use crate::direct::RequestedLimits;
+use crate::admission::{Asker, Wanted};
 use crate::parse::RunCommand;
-use crate::pipeline::{audit_base, fill_outcome, user_key, Pipeline};
+use crate::pipeline::{audit_base, fill_outcome, Pipeline};
 use crate::refusal::Refusal;
 use crate::render::{cut_chars, neutralize, MAX_REPLY_CHARS};
 use crate::{Incoming, Progress, Reply};
@@ -42,12 +41,13 @@ impl Pipeline {
     ) -> Result<String, Refusal> {
         let config = std::sync::Arc::clone(&self.inner.config);
         let p = &config.discord.prefix;
-        self.check_open()?;
-        access::check_place(&config, &msg.place)?;
-        let tier = access::tier_for(&config, &msg.who, &msg.place)?;
-        record.tier = Some(tier.name.clone());
+        let asker = Asker {
+            who: &msg.who,
+            place: &msg.place,
+            tier: None,
+        };
         // A checker never needs network or more than the tier's own limits.
-        let grant = access::grant(&config, tier, false, RequestedLimits::default())?;
+        let grant = self.admit_asker(&asker, Wanted::plain(), record)?;
         let wanted = run.language.as_deref().or(run.code_tag.as_deref());
         let (language, code) = match (&run.code, wanted) {
             (Some(code), Some(lang)) => (lang.to_string(), code.clone()),
@@ -56,11 +56,11 @@ impl Pipeline {
                     "which language is this? write it after `{p}lint` (e.g. `{p}lint python`) or tag the code block"
                 )))
             }
-            (None, _) => match self.inner.recent.find(&msg.who, &msg.place, None) {
+            (None, _) => match self.inner.recent.find(&msg.who, &msg.place, msg.reply_to) {
                 Some(memo) => (memo.language, memo.code),
                 None => {
                     return Err(Refusal::bad_request(format!(
-                        "nothing to lint: put the code in a code block after `{p}lint LANG`, or use `{p}lint` after your own `{p}run` here"
+                        "nothing to lint: put the code in a code block after `{p}lint LANG`, or use `{p}lint` after your own `{p}run` here (or as a reply to its reply)"
                     )))
                 }
             },
@@ -76,10 +76,7 @@ impl Pipeline {
                 "`{p}lint` checks {LINTED}; there is no checker for {name}"
             )));
         };
-        self.inner
-            .rate
-            .check(&grant.tier, &user_key(&msg.who), msg.place.guild)?;
-        let user_slot = self.inner.queue.claim_user(&user_key(&msg.who))?;
+        let user_slot = self.take_turn(&grant, &msg.who, msg.place.guild)?;
         let request = coderunner_runner::RunRequest {
             language: name.clone(),
             spec: spec(&lang, command),

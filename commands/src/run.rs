@@ -6,13 +6,14 @@ use std::sync::Arc;
 use coderunner_config::{Config, Language};
 use coderunner_runner::{InputFile, RunOutcome, RunRequest};
 
-use crate::access::{self, Grant};
+use crate::access::Grant;
+use crate::admission::{Asker, Wanted};
 use crate::attachments;
 use crate::audit::AuditRecord;
 use crate::direct::{DirectRun, RequestedLimits};
 use crate::environments;
 use crate::parse::RunCommand;
-use crate::pipeline::{audit_base, fill_outcome, user_key, Pipeline};
+use crate::pipeline::{audit_base, fill_outcome, Pipeline};
 use crate::refusal::{Refusal, RefusalKind};
 use crate::render::{self, RunView};
 use crate::workspace;
@@ -45,18 +46,20 @@ impl Pipeline {
     ) -> Result<Reply, Refusal> {
         let config = Arc::clone(&self.inner.config);
         let prefix = &config.discord.prefix;
-        self.check_open()?;
-        access::check_place(&config, &msg.place)?;
-        let tier = access::tier_for(&config, &msg.who, &msg.place)?;
-        record.tier = Some(tier.name.clone());
-        let grant = access::grant(
-            &config,
-            tier,
-            run.flags.privileged,
-            RequestedLimits {
-                wall_time: run.flags.timeout,
-                memory: run.flags.memory,
+        let grant = self.admit_asker(
+            &Asker {
+                who: &msg.who,
+                place: &msg.place,
+                tier: None,
             },
+            Wanted::Limits {
+                privileged: run.flags.privileged,
+                limits: RequestedLimits {
+                    wall_time: run.flags.timeout,
+                    memory: run.flags.memory,
+                },
+            },
+            record,
         )?;
         attachments::check_declared(
             &msg.attachments,
@@ -80,10 +83,7 @@ impl Pipeline {
             &grant.tier,
         )?;
 
-        self.inner
-            .rate
-            .check(&grant.tier, &user_key(&msg.who), msg.place.guild)?;
-        let user_slot = self.inner.queue.claim_user(&user_key(&msg.who))?;
+        let user_slot = self.take_turn(&grant, &msg.who, msg.place.guild)?;
 
         let workspaces = Arc::clone(&self.inner.workspaces);
         let (ws_key, ws_note) =
@@ -188,7 +188,8 @@ impl Pipeline {
                     stdin: run.stdin.clone().unwrap_or_default(),
                     args: run.args.clone(),
                     outcome: outcome.clone(),
-                    message: None,
+                    message: msg.message,
+                    reply: None,
                 },
             );
         }
@@ -224,14 +225,23 @@ impl Pipeline {
         record: &mut AuditRecord,
     ) -> Result<RunOutcome, Refusal> {
         let config = Arc::clone(&self.inner.config);
-        self.check_open()?;
-        let tier = config.tier(&req.tier).ok_or_else(|| {
-            Refusal::not_allowed(format!("the tier `{}` is not configured", req.tier))
-        })?;
-        let grant: Grant = match &req.profile {
-            Some(wanted) => access::grant_within(&config, tier, req.privileged, wanted)?,
-            None => access::grant(&config, tier, req.privileged, req.limits)?,
+        let wanted = match &req.profile {
+            Some(profile) => Wanted::Within {
+                privileged: req.privileged,
+                profile,
+            },
+            None => Wanted::Limits {
+                privileged: req.privileged,
+                limits: req.limits,
+            },
         };
+        let place = Place::default();
+        let asker = Asker {
+            who: &req.who,
+            place: &place,
+            tier: Some(&req.tier),
+        };
+        let grant = self.admit_asker(&asker, wanted, record)?;
         let (lang_name, lang) = match config.find_language(&req.language) {
             Some((n, l)) => (n.to_string(), l.clone()),
             None => return Err(unknown_language(&config, &req.language)),
@@ -252,10 +262,7 @@ impl Pipeline {
             .iter()
             .find(|f| f.path == main_path)
             .map(|f| String::from_utf8_lossy(&f.content).into_owned());
-        self.inner
-            .rate
-            .check(&grant.tier, &user_key(&req.who), None)?;
-        let user_slot = self.inner.queue.claim_user(&user_key(&req.who))?;
+        let user_slot = self.take_turn(&grant, &req.who, None)?;
         let request = RunRequest {
             language: lang_name,
             spec: spec_for(&lang, &grant),

@@ -55,11 +55,21 @@ struct Shared {
     requests: Mutex<Vec<Recorded>>,
 }
 
-/// The running fake; dropped, it stops.
+/// The running fake; dropped, it stops. It has its own runtime, so sync tests and async tests
+/// (the fake Discord suites) can both use it.
 pub struct FakeAi {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    _runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for FakeAi {
+    fn drop(&mut self) {
+        // Not a blocking drop: that would panic when the test itself runs on a runtime.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl FakeAi {
@@ -74,21 +84,25 @@ impl FakeAi {
             .enable_all()
             .build()
             .expect("fake AI runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind fake AI");
+        // Bound here with std (no block_on, which a test already on a runtime may not do).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake AI");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let addr = listener.local_addr().expect("fake AI address");
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/models", get(models))
             .with_state(Arc::clone(&shared));
         runtime.spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                let _ = axum::serve(listener, app).await;
+            }
         });
         FakeAi {
             addr,
             shared,
-            _runtime: runtime,
+            runtime: Some(runtime),
         }
     }
 

@@ -69,6 +69,8 @@ impl Rig {
             place,
             text: text.into(),
             attachments: Vec::new(),
+            message: None,
+            reply_to: None,
         };
         self.pipeline
             .handle(msg, &NoProgress)

@@ -116,7 +116,29 @@ pub fn summary(source: &str, config: &Config) -> String {
             out += &format!("  {name}: python {}{default}\n", set.python.join(", "));
         }
     }
+    out += &ai_line(&config.ai);
     out
+}
+
+/// The `ai:` section in one line. The file cannot say whether the key variable is set where the
+/// bot will run, so a variable missing here is a warning, not a problem that fails the check.
+fn ai_line(ai: &coderunner_config::AiConfig) -> String {
+    let Some(url) = ai.endpoint() else {
+        return "ai: off (set ai.base_url to an OpenAI-compatible endpoint to enable !explain, !fix, !ask, !tests)\n".to_string();
+    };
+    let key = match &ai.api_key_env {
+        None => "no API key sent".to_string(),
+        Some(var) => match std::env::var_os(var) {
+            Some(v) if !v.is_empty() => format!("API key from ${var}"),
+            _ => format!(
+                "API key from ${var}; WARNING: ${var} is not set in this environment, so every AI call fails until the bot's environment sets it"
+            ),
+        },
+    };
+    format!(
+        "ai: {url}, model `{}`, {key}; timeout {}, at most {} tokens per answer, !fix tries up to {} times\n",
+        ai.model, ai.timeout, ai.max_tokens, ai.attempts
+    )
 }
 
 fn profile_line(p: &Profile) -> String {

@@ -92,7 +92,7 @@ pub fn render(report: &HostReport) -> String {
 /// Whether the AI endpoint answers and which models it offers (`GET {base_url}/models`).
 /// AI assist is not a protection, so this line never changes the exit status.
 fn ai_line(config: &coderunner_config::Config) -> String {
-    use coderunner_commands::ai::client::AiClient;
+    use coderunner_commands::ai::client::{AiClient, AiError};
     let Some(client) = AiClient::from_config(&config.ai) else {
         return "ai: off (set ai.base_url to an OpenAI-compatible endpoint to enable !explain, !fix, !ask, !tests)".to_string();
     };
@@ -124,6 +124,11 @@ fn ai_line(config: &coderunner_config::Config) -> String {
                 }
             )
         }
+        // Not probed at all: saying "does not answer" would send the admin to the wrong place.
+        Err(e @ AiError::MissingKey(_)) => {
+            format!("ai: {} not asked for its models: {e}", client.base_url())
+        }
+        Err(e @ AiError::Unauthorized) => format!("ai: {} answers, but {e}", client.base_url()),
         Err(e) => format!("ai: {} does not answer: {e}", client.base_url()),
     }
 }

@@ -229,6 +229,8 @@ impl Session {
             },
             text,
             attachments: std::mem::take(&mut self.pending),
+            message: None,
+            reply_to: None,
         };
         let Some(reply) = self.pipeline.handle(msg, &ConsoleProgress).await else {
             return Ok(());

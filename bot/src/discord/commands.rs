@@ -54,6 +54,13 @@ pub(crate) async fn message_incoming(
             .iter()
             .map(|a| attachment_ref(data, a))
             .collect(),
+        message: Some(msg.id.get()),
+        // A reply (`!explain` answering a run's reply) names the message it answers.
+        reply_to: msg
+            .message_reference
+            .as_ref()
+            .and_then(|r| r.message_id)
+            .map(|m| m.get()),
     }
 }
 
@@ -87,6 +94,9 @@ pub(crate) async fn interaction_incoming(
             .await,
         text,
         attachments,
+        // The interaction stands for the message: the frontend learns its reply's id later.
+        message: Some(interaction.id.get()),
+        reply_to: None,
     }
 }
 

@@ -67,6 +67,7 @@ pub(crate) async fn drive(
 ) -> Delivered {
     let (tx, mut rx) = watch::channel(Stage::Preparing);
     let feedback = Feedback(tx);
+    let asked = incoming.clone();
     let work = chat.handle(incoming, &feedback);
     tokio::pin!(work);
     let patience = tokio::time::sleep(progress_after);
@@ -106,7 +107,12 @@ pub(crate) async fn drive(
         return Delivered::Ignored;
     };
     let out = fit(reply, limits);
-    deliver(surface, &out, limits).await
+    let delivered = deliver(surface, &out, limits).await;
+    if let Delivered::Posted(Some(id)) = &delivered {
+        // Before the caller's 🔁 bookkeeping, so a reply to this answer can find its run.
+        chat.replied(&asked, id.get());
+    }
+    delivered
 }
 
 /// Post `out`; on a Discord error wait a moment and try again, then tell the user.

@@ -30,6 +30,8 @@ pub use connect::{require_token, StartError};
 pub trait ChatHandler: Send + Sync {
     /// Handle one message; `None` when it was not addressed to the bot.
     async fn handle(&self, incoming: Incoming, progress: &dyn Progress) -> Option<Reply>;
+    /// The answer to `incoming` was posted as message `reply` (so a reply to it can find the run).
+    fn replied(&self, incoming: &Incoming, reply: u64);
     /// Stop accepting work, end running jobs and flush the audit log.
     async fn shutdown(&self);
 }
@@ -38,6 +40,9 @@ pub trait ChatHandler: Send + Sync {
 impl ChatHandler for Pipeline {
     async fn handle(&self, incoming: Incoming, progress: &dyn Progress) -> Option<Reply> {
         Pipeline::handle(self, incoming, progress).await
+    }
+    fn replied(&self, incoming: &Incoming, reply: u64) {
+        Pipeline::replied(self, incoming, reply);
     }
     async fn shutdown(&self) {
         Pipeline::shutdown(self).await;

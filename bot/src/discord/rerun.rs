@@ -108,6 +108,8 @@ mod tests {
             place: Place::default(),
             text: text.into(),
             attachments: vec![],
+            message: None,
+            reply_to: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Recent runs kept in memory so `!explain`, `!fix` and `!tests` know which run they are about:
-//! the asker's last run in the same place, or the run a reply points at (by message id).
+//! the asker's last run in the same place, or the run a reply points at (by message id: the
+//! `!run` message itself, or the bot's reply to it, which the frontend reports once posted).
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
@@ -24,6 +25,15 @@ pub struct RunMemo {
     pub outcome: RunOutcome,
     /// The platform message id of the `!run` message, when the frontend gave one.
     pub message: Option<u64>,
+    /// The id of the bot's reply to it, once the frontend has posted it.
+    pub reply: Option<u64>,
+}
+
+impl RunMemo {
+    /// Whether a message replying to `id` is about this run.
+    fn answers(&self, id: u64) -> bool {
+        self.message == Some(id) || self.reply == Some(id)
+    }
 }
 
 struct Entry {
@@ -72,6 +82,21 @@ impl RecentRuns {
         }
     }
 
+    /// The frontend posted `reply` in answer to `message`: a later reply to either finds the run.
+    /// Nothing happens when `message` was not a remembered run (a `!help`, a refusal).
+    pub fn replied(&self, who: &Identity, place: &Place, message: u64, reply: u64) {
+        let key = key(who, place);
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        // The newest run of that message: an edited or 🔁 re-run answers with a new reply.
+        if let Some(e) = entries
+            .iter_mut()
+            .rev()
+            .find(|e| e.key == key && e.memo.message == Some(message))
+        {
+            e.memo.reply = Some(reply);
+        }
+    }
+
     /// The run `reply_to` names (if it is the asker's), else the asker's last run here.
     pub fn find(&self, who: &Identity, place: &Place, reply_to: Option<u64>) -> Option<RunMemo> {
         let key = key(who, place);
@@ -81,7 +106,7 @@ impl RecentRuns {
         match reply_to {
             Some(id) => mine
                 .clone()
-                .find(|e| e.memo.message == Some(id))
+                .find(|e| e.memo.answers(id))
                 .or_else(|| entries.iter().rev().find(|e| e.key == key))
                 .map(|e| e.memo.clone()),
             None => mine.map(|e| e.memo.clone()).next(),
@@ -111,6 +136,7 @@ mod tests {
             args: Vec::new(),
             outcome: RunOutcome::sandbox_error("x"),
             message,
+            reply: None,
         }
     }
 
@@ -146,6 +172,23 @@ mod tests {
             Some("second")
         );
         assert!(runs.find(&who("a"), &there, None).is_none());
+        // Once the frontend reports the bot's reply to a run, a reply to that reply finds it;
+        // someone else cannot attach a reply to a's run.
+        runs.replied(&who("a"), &here, 10, 20);
+        runs.replied(&who("b"), &here, 11, 21);
+        assert_eq!(
+            runs.find(&who("a"), &here, Some(20))
+                .map(|m| m.code)
+                .as_deref(),
+            Some("first")
+        );
+        assert_eq!(
+            runs.find(&who("a"), &here, Some(21))
+                .map(|m| m.code)
+                .as_deref(),
+            Some("second"),
+            "21 is not the reply to a's second run: the fallback is the last run"
+        );
         assert!(runs.find(&who("c"), &here, None).is_none());
     }
 }

@@ -14,10 +14,9 @@ use coderunner_config::Language;
 use coderunner_runner::{InputFile, RunOutcome, RunRequest, RunStatus};
 use serde::Serialize;
 
-use crate::access;
+use crate::admission::{Asker, Meter, Wanted};
 use crate::audit::AiCallRecord;
-use crate::direct::RequestedLimits;
-use crate::pipeline::{audit_base, fill_outcome, user_key, Pipeline};
+use crate::pipeline::{audit_base, fill_outcome, Pipeline};
 use crate::refusal::{Refusal, RefusalKind};
 use crate::{Identity, Place, Progress};
 use client::{AiError, ChatMessage};
@@ -87,14 +86,15 @@ pub struct AiOutcome {
     pub language: String,
     /// `!explain`'s explanation, or the model's words around its code.
     pub explanation: Option<String>,
-    /// The program the model wrote (the last attempt for `!fix`).
+    /// `!ask`: the program the model wrote; `!fix`: its last attempt; explain, tests: the
+    /// program they were about.
     pub code: Option<String>,
     /// `!fix`: unified diff of the original against the last attempt.
     pub diff: Option<String>,
     /// `!fix`: attempts made, and whether the last one succeeded.
     pub attempts: u32,
     pub fixed: Option<bool>,
-    /// The last run of model-written code.
+    /// The last run of model-written code; for explain, the run that was explained.
     pub run: Option<RunOutcome>,
     pub tests: Vec<TestResult>,
     /// The limits the runs had (for the reply's status line).
@@ -155,24 +155,17 @@ impl Pipeline {
         progress: &dyn Progress,
         record: &mut crate::AuditRecord,
     ) -> Result<AiOutcome, Refusal> {
-        self.check_open()?;
-        let config = Arc::clone(&self.inner.config);
         let Some(client) = self.inner.ai.clone() else {
             return Err(Refusal::new(RefusalKind::AiOff, OFF_HINT));
         };
-        let tier = match &req.tier {
-            Some(name) => config.tier(name).ok_or_else(|| {
-                Refusal::not_allowed(format!("the tier `{name}` is not configured"))
-            })?,
-            None => {
-                access::check_place(&config, &req.place)?;
-                access::tier_for(&config, &req.who, &req.place)?
-            }
+        let asker = Asker {
+            who: &req.who,
+            place: &req.place,
+            tier: req.tier.as_deref(),
         };
-        record.tier = Some(tier.name.clone());
         // Model-written code never runs privileged, whatever the asker may do by hand.
-        let grant = access::grant(&config, tier, false, RequestedLimits::default())?;
-        self.inner.rate.check_ai(&grant.tier, &user_key(&req.who))?;
+        let grant = self.admit_asker(&asker, Wanted::plain(), record)?;
+        self.charge(&grant, &req.who, Meter::Ai)?;
         let ctx = Ctx {
             who: req.who.clone(),
             place: req.place.clone(),
@@ -212,6 +205,7 @@ impl Pipeline {
                 args: Vec::new(),
                 outcome,
                 message: None,
+                reply: None,
             });
         }
         self.inner
@@ -310,7 +304,7 @@ impl Pipeline {
         record.language = Some(lang_name.to_string());
         record.code = Some(code.to_string());
         record.ai_call = ai_call;
-        let user_slot = self.inner.queue.claim_user(&user_key(&ctx.who))?;
+        let user_slot = self.user_slot(&ctx.who)?;
         let mut files = vec![InputFile {
             path: lang.file.clone(),
             content: code.as_bytes().to_vec(),
@@ -364,6 +358,9 @@ impl Pipeline {
         let (answer, _) = self.call_model(ctx, client, &prompt::explain(memo)).await?;
         let mut out = AiOutcome::new(ctx, client.model(), &memo.language);
         out.explanation = Some(answer.text.trim().to_string());
+        // What was explained, for API clients (the chat reply shows only the explanation).
+        out.code = Some(memo.code.clone());
+        out.run = Some(memo.outcome.clone());
         Ok(out)
     }
 
@@ -561,7 +558,7 @@ impl Pipeline {
             code: None,
             stdin: String::new(),
             question,
-            reply_to: None,
+            reply_to: msg.reply_to,
         };
         match self.ai(req, progress).await {
             Ok(out) => render(&self.inner.config, &out),
@@ -572,6 +569,16 @@ impl Pipeline {
     /// Remember a chat run so a later `!explain`/`!fix`/`!tests` knows what it is about.
     pub(crate) fn remember_run(&self, who: &Identity, place: &Place, memo: RunMemo) {
         self.inner.recent.remember(who, place, memo);
+    }
+
+    /// The frontend posted its answer to `msg` as message `reply`: a later `!explain`, `!fix`,
+    /// `!tests` or `!lint` sent as a reply to that message is about `msg`'s run (if it was one).
+    pub fn replied(&self, msg: &crate::Incoming, reply: u64) {
+        if let Some(message) = msg.message {
+            self.inner
+                .recent
+                .replied(&msg.who, &msg.place, message, reply);
+        }
     }
 }
 

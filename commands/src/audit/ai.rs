@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Connection};
 
-use super::{now_ms, opt_u64, Audit, AuditError};
+use super::{now_ms, opt_u64, stored_u64, Audit, AuditError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS ai_calls (
@@ -95,19 +95,15 @@ impl Audit {
 
     /// The newest `n` AI calls, newest first, each with how many runs it caused.
     pub fn recent_ai(&self, n: usize) -> Result<Vec<AiCallRow>, AuditError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare(
-                "SELECT c.id, c.at_ms, c.platform, c.user_id, c.user_name, c.tier, c.command,
-                    c.model, c.status, c.prompt_bytes, c.answer_bytes, c.prompt_tokens,
-                    c.completion_tokens, c.latency_ms,
-                    (SELECT COUNT(*) FROM runs r WHERE r.ai_call = c.id)
-                 FROM ai_calls c ORDER BY c.id DESC LIMIT ?1",
-            )
-            .map_err(|e| self.sql_err(e))?;
-        let u = |v: Option<i64>| v.map(|n| u64::try_from(n).unwrap_or(0));
-        let rows = stmt
-            .query_map(params![i64::try_from(n).unwrap_or(i64::MAX)], |row| {
+        let u = stored_u64;
+        self.newest(
+            "SELECT c.id, c.at_ms, c.platform, c.user_id, c.user_name, c.tier, c.command,
+                c.model, c.status, c.prompt_bytes, c.answer_bytes, c.prompt_tokens,
+                c.completion_tokens, c.latency_ms,
+                (SELECT COUNT(*) FROM runs r WHERE r.ai_call = c.id)
+             FROM ai_calls c ORDER BY c.id DESC LIMIT ?1",
+            n,
+            |row| {
                 Ok(AiCallRow {
                     id: row.get(0)?,
                     at_ms: row.get(1)?,
@@ -127,10 +123,8 @@ impl Audit {
                     },
                     runs: u(row.get(14)?).unwrap_or(0),
                 })
-            })
-            .map_err(|e| self.sql_err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sql_err(e))
+            },
+        )
     }
 }
 

@@ -411,6 +411,22 @@ impl FakeDiscord {
         id
     }
 
+    /// `author` posts `content` in `channel` as a Discord reply to message `to` (type 19, with
+    /// `message_reference` and the `referenced_message` Discord includes); returns its id.
+    pub fn post_reply(&self, author: &User, channel: u64, content: &str, to: u64) -> u64 {
+        let id = self.snowflake();
+        let mut msg = payloads::message(id, channel, Some(GUILD), author, content, vec![]);
+        msg["type"] = json!(19);
+        msg["message_reference"] = json!({
+            "type": 0, "message_id": to.to_string(), "channel_id": channel.to_string(),
+            "guild_id": GUILD.to_string(),
+        });
+        msg["referenced_message"] = self.state.message(to).unwrap_or(Value::Null);
+        self.state.store_message(id, msg.clone());
+        self.dispatch("MESSAGE_CREATE", msg);
+        id
+    }
+
     /// `author` posts `content` in `channel` of another server, `guild`; returns the message id.
     pub fn post_in_guild(&self, guild: u64, author: &User, channel: u64, content: &str) -> u64 {
         let id = self.snowflake();

@@ -222,6 +222,8 @@ pub fn msg(who: Identity, text: &str) -> Incoming {
         place: guild_place(),
         text: text.to_string(),
         attachments: Vec::new(),
+        message: None,
+        reply_to: None,
     }
 }
 
