@@ -224,14 +224,6 @@ impl Pipeline {
         &self.inner.versions
     }
 
-    pub(crate) fn rate(&self) -> &RateGate {
-        &self.inner.rate
-    }
-
-    pub(crate) fn queue(&self) -> &RunQueue {
-        &self.inner.queue
-    }
-
     pub fn config(&self) -> &Config {
         &self.inner.config
     }

@@ -8,10 +8,10 @@ use base64::Engine as _;
 use coderunner_config::SessionPlaces;
 use coderunner_runner::OutputFile;
 
-use crate::access;
+use crate::admission::{Asker, Wanted};
 use crate::direct::RequestedLimits;
 use crate::parse::RunCommand;
-use crate::pipeline::{audit_base, fill_outcome, user_key};
+use crate::pipeline::{audit_base, fill_outcome};
 use crate::refusal::Refusal;
 use crate::render::{self, RunView};
 use crate::sessions::SessionManager;
@@ -124,22 +124,22 @@ impl Pipeline {
         record: &mut crate::AuditRecord,
     ) -> Result<Reply, Refusal> {
         let config = self.config();
-        self.check_open()?;
-        access::check_place(config, &msg.place)?;
-        let tier = access::tier_for(config, &msg.who, &msg.place)?;
-        record.tier = Some(tier.name.clone());
-        let grant = access::grant(
-            config,
-            tier,
-            false,
-            RequestedLimits {
-                wall_time: run.flags.timeout,
-                memory: run.flags.memory,
+        let grant = self.admit_asker(
+            &Asker {
+                who: &msg.who,
+                place: &msg.place,
+                tier: None,
             },
+            Wanted::Limits {
+                privileged: false,
+                limits: RequestedLimits {
+                    wall_time: run.flags.timeout,
+                    memory: run.flags.memory,
+                },
+            },
+            record,
         )?;
-        self.rate()
-            .check(&grant.tier, &user_key(&msg.who), msg.place.guild)?;
-        let user_slot = self.queue().claim_user(&user_key(&msg.who))?;
+        let user_slot = self.take_turn(&grant, &msg.who, msg.place.guild)?;
         let ahead = sessions.ahead(key);
         let mut notes = Vec::new();
         if ahead > 0 {
@@ -173,7 +173,8 @@ impl Pipeline {
                 stdin: run.stdin.clone().unwrap_or_default(),
                 args: run.args.clone(),
                 outcome: reply.cell.outcome.clone(),
-                message: None,
+                message: msg.message,
+                reply: None,
             },
         );
         notes.extend(reply.notes.iter().map(|n| format!("🧠 {n}")));

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use coderunner_config::Profile;
 
 use super::{CellReply, SessionInfo};
-use crate::access;
+use crate::admission::{Asker, Wanted};
 use crate::direct::RequestedLimits;
-use crate::pipeline::{audit_base, fill_outcome, user_key};
+use crate::pipeline::{audit_base, fill_outcome};
 use crate::refusal::Refusal;
 use crate::workspace::sanitise_key;
 use crate::{Identity, Pipeline, Place, Progress};
@@ -132,14 +132,20 @@ impl Pipeline {
         progress: &dyn Progress,
         record: &mut crate::AuditRecord,
     ) -> Result<CellReply, Refusal> {
-        self.check_open()?;
-        let config = self.config();
-        let tier = config
-            .tier(tier)
-            .ok_or_else(|| Refusal::not_allowed(format!("the tier `{tier}` is not configured")))?;
-        let grant = access::grant(config, tier, false, requested)?;
-        self.rate().check(&grant.tier, &user_key(who), None)?;
-        let user_slot = self.queue().claim_user(&user_key(who))?;
+        let place = Place::default();
+        let grant = self.admit_asker(
+            &Asker {
+                who,
+                place: &place,
+                tier: Some(tier),
+            },
+            Wanted::Limits {
+                privileged: false,
+                limits: requested,
+            },
+            record,
+        )?;
+        let user_slot = self.take_turn(&grant, who, None)?;
         let mut turn = sessions.turn(key, &workspace(who, id), who).await;
         let (permit, queue_ms) = self.admit(progress).await?;
         let limits: Profile = grant.limits.clone();
