@@ -125,7 +125,7 @@ impl LocalRunner {
         let rootless = if root {
             None
         } else {
-            degraded.push("not root: rootless mode (user namespace); no per-run uids, no cgroups (memory bounded by RLIMIT_AS and language flags), workdir size bounded only per file".to_string());
+            degraded.push("not root: rootless mode (user namespace); no per-run uids, no cgroups (memory bounded by RLIMIT_AS and language flags)".to_string());
             Some((
                 nix::unistd::geteuid().as_raw(),
                 nix::unistd::getegid().as_raw(),
@@ -400,14 +400,19 @@ impl Inner {
             (None, None) => return Err(RunnerError::Sandbox("no uid for the run".into())),
         };
         let run_id = next_run_id(&self.owner_tag);
-        let mut workdir = Workdir::create(
-            &self.runs_dir,
-            &run_id,
-            req.limits.workdir_size.0,
-            TMPFS_INODES,
-            lease.as_ref().map(|_| (uid, gid)),
-            self.rootless.is_none(),
-        )?;
+        // Rootless, the parent may not mount: the helper makes the capped tmpfs for it.
+        let mut workdir = if self.rootless.is_some() {
+            Workdir::create_detached(&self.helper, req.limits.workdir_size.0, TMPFS_INODES).await?
+        } else {
+            Workdir::create(
+                &self.runs_dir,
+                &run_id,
+                req.limits.workdir_size.0,
+                TMPFS_INODES,
+                lease.as_ref().map(|_| (uid, gid)),
+                true,
+            )?
+        };
         let result = self
             .run_in(
                 &req,
@@ -558,6 +563,7 @@ impl Inner {
         };
         let mut spec =
             self.helper_spec(&req.spec, p, workdir.path(), (uid, gid), argv, env, rlimits);
+        (spec.workdir_host, spec.workdir_handle) = workdir.helper_source();
         spec.ro_binds_at = req
             .packages
             .iter()
@@ -662,6 +668,7 @@ impl Inner {
             network,
             root_mountpoint: self.root_mountpoint.clone(),
             workdir_host: workdir.to_path_buf(),
+            workdir_handle: false,
             workdir: plan::WORKDIR.into(),
             ro_binds: self.layout.binds_for(language, p.network),
             ro_binds_at: Vec::new(),

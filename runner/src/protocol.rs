@@ -69,8 +69,13 @@ pub struct HelperSpec {
     /// An empty host directory the helper mounts its private root tmpfs on (inside its own mount
     /// namespace, so concurrent runs can share it).
     pub root_mountpoint: PathBuf,
-    /// Host directory bound read-write at `workdir`.
+    /// Host directory bound read-write at `workdir`; with `workdir_handle`, the `/proc/PID/fd/N`
+    /// path of coderunner's fd of a detached workdir tmpfs instead.
     pub workdir_host: PathBuf,
+    /// Rootless mode: `workdir_host` names a detached tmpfs (see `helper::workdir_tmpfs`), which
+    /// the sandbox attaches rather than binds.
+    #[serde(default)]
+    pub workdir_handle: bool,
     /// The working directory inside the sandbox, e.g. `/work`.
     pub workdir: String,
     /// Host paths bound read-only at the same path inside (directories or files).

@@ -17,7 +17,8 @@ use nix::unistd::{
 };
 
 use super::{
-    caps, landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, Context, SetupError,
+    caps, landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, workdir_tmpfs, Context,
+    SetupError,
 };
 use crate::protocol::{HelperSpec, Isolation, ProgramStdin, Report};
 use crate::seccomp::unpack;
@@ -50,6 +51,11 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
         ProgramStdin::Fd3 => inherited_socket(3)?,
     };
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe2".into())?;
+    let workdir = if spec.workdir_handle {
+        Some(workdir_tmpfs::open_handle(&spec.workdir_host)?)
+    } else {
+        None
+    };
 
     namespaces::enter(spec)?;
 
@@ -60,6 +66,7 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
         seccomp,
         stdin_fd,
         report_w,
+        workdir,
     };
     // SAFETY: this process is single-threaded, so the child may do anything.
     match unsafe { fork() }.ctx(|| "fork (reaper)".into())? {
@@ -122,11 +129,13 @@ struct Program<'a> {
     seccomp: Vec<seccompiler::BpfProgram>,
     stdin_fd: OwnedFd,
     report_w: OwnedFd,
+    /// The rootless workdir's handle, until the reaper has attached it.
+    workdir: Option<OwnedFd>,
 }
 
 /// Reaper R: PID 1 of the new pid namespace. Builds the root with its /proc, forks the program, reaps every
 /// process until the program itself ends, reports, and exits, which kills whatever is left.
-fn reaper(program: Program<'_>) -> ! {
+fn reaper(mut program: Program<'_>) -> ! {
     let mut report = File::from(
         program
             .report_w
@@ -144,7 +153,7 @@ fn reaper(program: Program<'_>) -> ! {
         // can only be mounted from inside it, and, in a user namespace, only while the host's
         // /proc is still visible in the mount namespace (before pivot_root), or the kernel
         // refuses it as "too revealing".
-        mounts::build_root(program.spec)?;
+        mounts::build_root(program.spec, program.workdir.take())?;
         sethostname(&program.spec.hostname).ctx(|| "sethostname".into())
     })();
     if let Err(SetupError(message)) = setup {

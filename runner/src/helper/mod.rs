@@ -15,6 +15,7 @@ pub(crate) mod landlock;
 mod mounts;
 mod namespaces;
 pub(crate) mod rlimits;
+mod workdir_tmpfs;
 
 use std::fmt::Display;
 use std::fs::File;
@@ -66,11 +67,13 @@ pub fn started_as_helper() -> bool {
 
 /// Entry point of the `coderunner-sandbox` binary; returns the process exit code.
 ///
-/// Usage: `coderunner-sandbox run` (spec on fd 0).
+/// Usage: `coderunner-sandbox run` (spec on fd 0), or `coderunner-sandbox workdir SIZE INODES`
+/// (rootless mode: make a run's workdir tmpfs and send its mount fd over fd 0).
 pub fn main() -> i32 {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("run") if args.len() == 2 => run_helper(),
+        Some("workdir") if args.len() == 4 => workdir_tmpfs::create_main(&args[2], &args[3]),
         _ => usage(),
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, pivot_root};
 
-use super::{Context, SetupError};
+use super::{workdir_tmpfs, Context, SetupError};
 use crate::protocol::HelperSpec;
 
 const NONE: Option<&str> = None;
@@ -17,8 +17,12 @@ const NONE: Option<&str> = None;
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom"];
 
 /// Build the new root and make it `/`. The caller must be PID 1 of the run's pid namespace,
-/// in a new mount namespace.
-pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
+/// in a new mount namespace. `workdir` is the rootless workdir's handle (see
+/// [`HelperSpec::workdir_handle`]).
+pub(crate) fn build_root(
+    spec: &HelperSpec,
+    workdir: Option<std::os::fd::OwnedFd>,
+) -> Result<(), SetupError> {
     // Nothing we do from here may propagate back to the host.
     mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
         .ctx(|| "making / private".into())?;
@@ -53,7 +57,16 @@ pub(crate) fn build_root(spec: &HelperSpec) -> Result<(), SetupError> {
     let tmp = root.join("tmp");
     tmpfs(&tmp, spec.tmp_size, spec.tmpfs_inodes)?;
     let work = inside(root, Path::new(&spec.workdir));
-    bind(&spec.workdir_host, &work, false)?;
+    match workdir {
+        Some(handle) => {
+            mkdir(&work)?;
+            workdir_tmpfs::attach(&handle, &work)?;
+        }
+        None if spec.workdir_handle => {
+            return Err(SetupError("the workdir handle is missing".into()))
+        }
+        None => bind(&spec.workdir_host, &work, false)?,
+    }
     mount_proc(&root.join("proc"))?;
 
     chdir(root).ctx(|| "chdir to the new root".into())?;
