@@ -85,14 +85,19 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         parts.owner_tag,
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
-    let workdir = Workdir::create(
-        parts.runs_dir,
-        &id,
-        limits.workdir_size.0,
-        TMPFS_INODES,
-        lease.as_ref().map(|_| (uid, gid)),
-        parts.rootless.is_none(),
-    )?;
+    // Rootless, the parent may not mount: the helper makes the capped tmpfs, as for a run.
+    let workdir = if parts.rootless.is_some() {
+        Workdir::create_detached(parts.helper, limits.workdir_size.0, TMPFS_INODES).await?
+    } else {
+        Workdir::create(
+            parts.runs_dir,
+            &id,
+            limits.workdir_size.0,
+            TMPFS_INODES,
+            lease.as_ref().map(|_| (uid, gid)),
+            true,
+        )?
+    };
     let owner = parts.rootless.is_none().then_some((uid, gid));
     files::write_inputs(workdir.path(), &spec.files, owner).map_err(|e| {
         RunnerError::InvalidRequest(format!(
@@ -134,7 +139,8 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         // one).
         network: Network::Isolated,
         root_mountpoint: parts.root_mountpoint.to_path_buf(),
-        workdir_host: workdir.path().to_path_buf(),
+        workdir_host: workdir.helper_source().0,
+        workdir_handle: workdir.helper_source().1,
         workdir: plan::WORKDIR.into(),
         ro_binds: parts.layout.binds_for(&spec.language, false),
         ro_binds_at: Vec::new(),
