@@ -15,7 +15,7 @@ use crate::pipeline::{audit_base, fill_outcome};
 use crate::refusal::Refusal;
 use crate::render::{self, RunView};
 use crate::sessions::SessionManager;
-use crate::{fmt, Identity, Incoming, Pipeline, Place, Progress, Reply};
+use crate::{fmt, Identity, Incoming, Pipeline, Place, Platform, Progress, Reply};
 
 /// The session a message's place has: (manager key, workspace key), or `None` where `!run`
 /// stays one-shot.
@@ -72,6 +72,50 @@ fn displays_into(
 }
 
 impl Pipeline {
+    /// Run model-written Python (`!ask`) as a cell of the place's session, the way the asker's
+    /// own `!run py` there would; `None` where `!run` is one-shot (and for programs: HTTP and
+    /// MCP callers have their own sessions by id). The caller has admitted the asker.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn cell_for_model(
+        &self,
+        who: &Identity,
+        place: &Place,
+        code: &str,
+        stdin: &str,
+        limits: &coderunner_config::Profile,
+        record: &mut crate::AuditRecord,
+        progress: &dyn Progress,
+    ) -> Option<Result<coderunner_runner::RunOutcome, Refusal>> {
+        if !matches!(who.platform, Platform::Discord | Platform::Console) {
+            return None;
+        }
+        let (key, ws) = place_key(self, who, place)?;
+        let sessions = Arc::clone(self.sessions()?);
+        let result = async {
+            let mut turn = sessions.turn(&key, &ws, who).await;
+            let (permit, queue_ms) = self.admit(progress).await?;
+            let reply = sessions
+                .run_cell(&mut turn, code.to_string(), stdin.to_string(), limits)
+                .await;
+            drop(permit);
+            drop(turn);
+            let reply = reply?;
+            fill_outcome(record, &reply.cell.outcome, queue_ms);
+            let mut outcome = reply.cell.outcome.clone();
+            displays_into(&mut outcome, &reply.cell.display);
+            // What the session itself says (restored, ended) reaches the asker too.
+            for note in reply.notes.iter().chain(reply.cell.ended.iter()) {
+                if !outcome.stderr.is_empty() && !outcome.stderr.ends_with('\n') {
+                    outcome.stderr.push('\n');
+                }
+                outcome.stderr.push_str(&format!("[session] {note}\n"));
+            }
+            Ok(outcome)
+        }
+        .await;
+        Some(result)
+    }
+
     /// `!run` as a cell when the place has a session and the run is a plain Python code block;
     /// `None`: run it one-shot.
     pub(crate) async fn chat_cell(
