@@ -122,7 +122,7 @@ for mode in 0 auto; do
         python3 $SP http "$tag bash" "$WN" 100 "$url" bash "$WORK/p1.sh"; echo
     )$'\n'
     if [ "$mode" = auto ]; then
-        pool_mem=$("$BIN" --config "$WORK/serve-auto.yaml" doctor 2>/dev/null | grep -m1 'memory:' | sed 's/^ *memory: //')
+        pool_mem=$("$BIN" --config "$WORK/serve-auto.yaml" doctor 2>/dev/null | grep -m1 '^  memory' | sed 's/^ *memory[^:]*: //')
     fi
     kill "$spid"; wait "$spid" || true
 done

@@ -232,8 +232,43 @@ impl LocalRunner {
     /// (every run cold) when `runner.warm_pool` is 0, in rootless mode, or without cgroups; see
     /// [`LocalRunner::warm_pool_report`] for why.
     pub fn start_warm_pool(mut self) -> LocalRunner {
-        self.pool = Some(WarmPool::start(Arc::clone(&self.inner)));
+        self.pool = Some(WarmPool::start(
+            Arc::clone(&self.inner),
+            Duration::ZERO,
+            false,
+        ));
         self
+    }
+
+    /// [`LocalRunner::start_warm_pool`], but a run the pool can serve waits up to `slot_wait`
+    /// for a slot of its kind instead of going cold at once: for test suites and benchmarks
+    /// that must exercise the warm path (a service wants the cold run, which is sooner).
+    pub fn start_warm_pool_waiting(mut self, slot_wait: Duration) -> LocalRunner {
+        self.pool = Some(WarmPool::start(Arc::clone(&self.inner), slot_wait, false));
+        self
+    }
+
+    /// `doctor`'s look at the warm pool: the zygote and a single Python slot, enough to measure
+    /// what each costs without making every slot a long-running process would keep (the report
+    /// still gives `runner.warm_pool` as the slots per kind).
+    pub fn start_warm_pool_probe(mut self) -> LocalRunner {
+        self.pool = Some(WarmPool::start(
+            Arc::clone(&self.inner),
+            Duration::ZERO,
+            true,
+        ));
+        self
+    }
+
+    /// What the warm pool holds on the host: the run ids of the zygote's and the ready slots'
+    /// workdirs and cgroups, and the slots' uids (for leftover checks, which must tell a ready
+    /// slot from a run that was not cleaned up). Empty without a pool; `None` while the pool is
+    /// still making slots.
+    pub fn warm_pool_footprint(&self) -> Option<(Vec<String>, Vec<u32>)> {
+        match &self.pool {
+            Some(p) => p.footprint(),
+            None => Some(Default::default()),
+        }
     }
 
     /// The warm pool's state for `doctor` and logs; `None` when it was never started.

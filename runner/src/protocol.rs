@@ -101,10 +101,12 @@ pub struct HelperSpec {
     /// The program's fd 0.
     #[serde(default)]
     pub stdin: ProgramStdin,
-    /// The warm pool's zygote, not a run: the program keeps uid 0 and its capabilities (within
-    /// the sandbox's namespaces) to confine the runs it forks, gets no Landlock or seccomp (they
-    /// would forbid the mounts and uid changes of that confinement; each run applies both to
-    /// itself), and keeps fd 3, its channel to coderunner. It never runs user code.
+    /// The warm pool's zygote, not a run: the program keeps uid 0 and the few capabilities its
+    /// slots need to confine themselves (helper/exec.rs `ZYGOTE_CAPS`), gets no Landlock (it
+    /// would forbid the slots' mounts; each run applies it to itself), and `seccomp` is the
+    /// zygote's part of the run's policy (all but the filter refusing namespace and mount calls),
+    /// applied with no_new_privs. It keeps fd 3, its channel to coderunner. It never runs user
+    /// code.
     #[serde(default)]
     pub zygote: bool,
 }

@@ -1,6 +1,6 @@
 //! The seccomp policy of sandboxed programs, compiled once per LocalRunner and applied by the helper.
 //!
-//! Four stacked filters (the kernel runs all of them and the strictest answer wins):
+//! Five stacked filters (the kernel runs all of them and the strictest answer wins):
 //! 1. a deny list returning EPERM: mount family, namespaces, ptrace, bpf, keys, io_uring, perf,
 //!    userfaultfd, modules, kexec, reboot, swap, chroot, handle-based opens, NUMA and LDT calls,
 //!    `clone` with any `CLONE_NEW*` flag and `personality` with anything but the harmless personas;
@@ -11,7 +11,11 @@
 //!    for NETLINK_USERSOCK, other processes), and AF_VSOCK is not network-namespaced at all, so on
 //!    a VM host it would reach the hypervisor's services even from a run without network;
 //! 4. a hand-written filter returning ENOSYS for every x32 syscall number (`nr | 0x40000000`),
-//!    which seccompiler's architecture check does not catch and a deny list would miss.
+//!    which seccompiler's architecture check does not catch and a deny list would miss;
+//! 5. EPERM for mount, umount2, move_mount, unshare and setns, kept apart from filter 1 so that
+//!    the warm pool's zygote can apply filters 1-4 to itself (filter 1 then still refuses
+//!    `unshare` with CLONE_NEWUSER and `setns` into anything but a pid namespace) and its slots,
+//!    which mount and unshare, add filter 5 before they run anything of the user's.
 
 use std::collections::BTreeMap;
 
@@ -125,9 +129,52 @@ fn err(e: impl std::fmt::Display) -> SeccompError {
     SeccompError(e.to_string())
 }
 
-fn deny_filter() -> Result<BpfProgram, SeccompError> {
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        DENIED.iter().map(|nr| (*nr, Vec::new())).collect();
+/// What the warm pool's zygote needs from [`DENIED`]: the namespaces and mounts each slot it
+/// forks builds before confining itself (runner/src/zygote/zygote.py). `unshare` is then refused
+/// with `CLONE_NEWUSER` and `setns` for any namespace but a pid namespace, the only ones used.
+const ZYGOTE_NEEDS: &[i64] = &[
+    libc::SYS_mount,
+    libc::SYS_umount2,
+    libc::SYS_move_mount,
+    libc::SYS_unshare,
+    libc::SYS_setns,
+];
+
+/// The deny list less `allowed` ([`ZYGOTE_NEEDS`], refused by a later filter), which are
+/// narrowed instead to what the zygote uses.
+fn deny_filter(allowed: &[i64]) -> Result<BpfProgram, SeccompError> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = DENIED
+        .iter()
+        .filter(|nr| !allowed.contains(nr))
+        .map(|nr| (*nr, Vec::new()))
+        .collect();
+    if allowed.contains(&libc::SYS_unshare) {
+        let newuser = libc::CLONE_NEWUSER as u64;
+        rules.insert(
+            libc::SYS_unshare,
+            vec![SeccompRule::new(vec![SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Qword,
+                SeccompCmpOp::MaskedEq(newuser),
+                newuser,
+            )
+            .map_err(err)?])
+            .map_err(err)?],
+        );
+    }
+    if allowed.contains(&libc::SYS_setns) {
+        rules.insert(
+            libc::SYS_setns,
+            vec![SeccompRule::new(vec![SeccompCondition::new(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                libc::CLONE_NEWPID as u64,
+            )
+            .map_err(err)?])
+            .map_err(err)?],
+        );
+    }
     let clone_rules = CLONE_NAMESPACE_FLAGS
         .iter()
         .map(|flag| {
@@ -237,7 +284,14 @@ fn x32_filter() -> BpfProgram {
     ]
 }
 
-/// The whole policy, packed for the helper spec.
+/// Filters of [`compile_policy`] the warm pool's zygote applies to itself: all but the last, which
+/// refuses the namespace and mount calls its slots still make before confining themselves. Each
+/// slot applies the rest, so a warm run ends up with the very filters of a cold run, in the same
+/// order (even `Seccomp_filters` in /proc/self/status is the same).
+pub(crate) const ZYGOTE_FILTERS: usize = 4;
+
+/// The whole policy, packed for the helper spec: the deny list less [`ZYGOTE_NEEDS`], clone3,
+/// socket families, x32, and last the deny list's [`ZYGOTE_NEEDS`] (see [`ZYGOTE_FILTERS`]).
 pub fn compile_policy() -> Result<Vec<Vec<u64>>, SeccompError> {
     if !cfg!(target_arch = "x86_64") {
         return Err(SeccompError(
@@ -245,14 +299,28 @@ pub fn compile_policy() -> Result<Vec<Vec<u64>>, SeccompError> {
         ));
     }
     Ok([
-        deny_filter()?,
+        deny_filter(ZYGOTE_NEEDS)?,
         clone3_filter()?,
         socket_family_filter()?,
         x32_filter(),
+        namespace_and_mount_filter()?,
     ]
     .iter()
     .map(|p| pack(p))
     .collect())
+}
+
+/// EPERM for every call of [`ZYGOTE_NEEDS`].
+fn namespace_and_mount_filter() -> Result<BpfProgram, SeccompError> {
+    SeccompFilter::new(
+        ZYGOTE_NEEDS.iter().map(|nr| (*nr, Vec::new())).collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        TargetArch::x86_64,
+    )
+    .map_err(err)?
+    .try_into()
+    .map_err(err)
 }
 
 /// Pack instructions as `code | jt << 16 | jf << 24 | k << 32`.
@@ -285,7 +353,7 @@ mod tests {
     #[test]
     fn policy_compiles_and_packs_losslessly() {
         let policy = compile_policy().expect("policy");
-        assert_eq!(policy.len(), 4);
+        assert_eq!(policy.len(), ZYGOTE_FILTERS + 1);
         for packed in &policy {
             assert!(!packed.is_empty());
             assert_eq!(pack(&unpack(packed)), *packed);

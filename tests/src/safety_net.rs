@@ -81,11 +81,42 @@ pub fn config() -> &'static Config {
     })
 }
 
-/// The suite's runner (one per test process).
-pub fn runner() -> &'static LocalRunner {
-    static RUNNER: OnceLock<LocalRunner> = OnceLock::new();
-    RUNNER.get_or_init(|| LocalRunner::new(config()).expect("LocalRunner for the suite"))
+/// Whether this test process sends its runs through the warm pool and the Python zygote
+/// (`CODERUNNER_TESTS_WARM=1`: scripts/test.sh runs the security suites a second time so, to
+/// attack the pooled path with the very tests that attack the cold one).
+pub fn warm_mode() -> bool {
+    std::env::var_os("CODERUNNER_TESTS_WARM").is_some_and(|v| v == "1")
 }
+
+static RUNNER: OnceLock<LocalRunner> = OnceLock::new();
+
+/// The suite's runner (one per test process): cold, or in [`warm_mode`] with a warm pool (one
+/// slot per kind of run) whose runs wait for a slot rather than go cold. The pool lives on a
+/// runtime of its own, as each test's runtime ends with the test.
+pub fn runner() -> &'static LocalRunner {
+    RUNNER.get_or_init(|| {
+        if !warm_mode() {
+            return LocalRunner::new(config()).expect("LocalRunner for the suite");
+        }
+        static POOL_RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+        let rt = POOL_RUNTIME.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("the warm pool's runtime")
+        });
+        let _entered = rt.enter();
+        let mut c = config().clone();
+        c.runner.warm_pool = WarmPool::Slots(1);
+        LocalRunner::new(&c)
+            .expect("LocalRunner for the suite")
+            .start_warm_pool_waiting(WARM_SLOT_WAIT)
+    })
+}
+
+/// How long a run of the warm pass waits for its slot (the zygote's preload on a busy host).
+const WARM_SLOT_WAIT: Duration = Duration::from_secs(180);
 
 /// A runner like [`runner`] whose sandboxes all run as `uid` (for tests that plant a process
 /// with the sandbox's own uid outside it).
@@ -121,12 +152,32 @@ pub fn request(language: &str, code: &str) -> RunRequest {
     }
 }
 
-/// Run a request through the real sandbox; a runner error fails the test.
+/// Run a request through the real sandbox; a runner error fails the test. In [`warm_mode`], a
+/// request the pool can serve (a language the zygote's sandbox holds, no compile stage, network,
+/// extra environment or package set) must have gone warm.
 pub async fn run_request(req: RunRequest) -> RunOutcome {
-    runner()
-        .run(req)
-        .await
-        .expect("the runner carried out the run")
+    let r = runner();
+    let poolable = warm_mode()
+        && ["python", "javascript", "bash"].contains(&req.language.as_str())
+        && req.spec.compile.is_none()
+        && !req.limits.network
+        && req.env.is_empty()
+        && req.packages.is_none();
+    let warm_before = match poolable {
+        true => r.warm_pool_report().await.map(|p| p.warm_runs),
+        false => None,
+    };
+    let language = req.language.clone();
+    let o = r.run(req).await.expect("the runner carried out the run");
+    if let Some(before) = warm_before {
+        let after = r.warm_pool_report().await.map_or(0, |p| p.warm_runs);
+        assert!(
+            after > before,
+            "warm pass: a {language} run the pool can serve went cold: {o:?}"
+        );
+        eprintln!("warm pass: a {language} run went through the zygote");
+    }
+    o
 }
 
 /// Run `code` in `language` with the suite's profile.
@@ -215,8 +266,9 @@ pub fn leftovers() -> Vec<String> {
             if uid.is_some_and(|u| (UIDS[0]..=UIDS[1]).contains(&u)) {
                 let name = status.lines().next().unwrap_or("").to_string();
                 found.push(format!(
-                    "process {} ({name})",
-                    p.file_name().to_string_lossy()
+                    "process {} ({name}) [uid {}]",
+                    p.file_name().to_string_lossy(),
+                    uid.unwrap_or_default()
                 ));
             }
         }
@@ -233,6 +285,14 @@ pub fn leftovers() -> Vec<String> {
             }
         }
     }
+    // In the warm pass, the pool's ready slots and zygote are not leftovers.
+    let (pool_ids, pool_uids) = pool_footprint();
+    found.retain(|f| {
+        !pool_ids.iter().any(|id| f.ends_with(&format!("/{id}")))
+            && !pool_uids
+                .iter()
+                .any(|u| f.starts_with("process") && f.ends_with(&format!("[uid {u}]")))
+    });
     let runs = Path::new(SCRATCH).join("runs");
     if let Ok(entries) = std::fs::read_dir(&runs) {
         for e in entries.flatten() {
@@ -245,7 +305,24 @@ pub fn leftovers() -> Vec<String> {
             found.push(format!("mount {line}"));
         }
     }
+    found.retain(|f| !pool_ids.iter().any(|id| f.contains(&format!("/runs/{id}"))));
     found
+}
+
+/// The warm pass's pool footprint (see [`LocalRunner::warm_pool_footprint`]) once it is not
+/// making slots (at most 30 s); empty in the cold pass.
+fn pool_footprint() -> (Vec<String>, Vec<u32>) {
+    let Some(runner) = RUNNER.get() else {
+        return Default::default();
+    };
+    let start = std::time::Instant::now();
+    loop {
+        match runner.warm_pool_footprint() {
+            Some(f) => return f,
+            None if start.elapsed() > Duration::from_secs(30) => return Default::default(),
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 /// Wait up to `within` for [`leftovers`] to be empty; returns what is left.

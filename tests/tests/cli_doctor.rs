@@ -7,6 +7,7 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use coderunner_tests::harness::coderunner_bin;
 
@@ -15,17 +16,22 @@ struct Doctor {
     code: Option<i32>,
 }
 
-fn doctor() -> Doctor {
-    let out = Command::new(coderunner_bin())
-        .arg("doctor")
-        .env_remove("CODERUNNER_CONFIG")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run coderunner doctor");
-    Doctor {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        code: out.status.code(),
-    }
+/// `coderunner doctor`'s output, run once for all the tests of this file (it measures the host,
+/// starting sandboxes and the warm pool's zygote, which takes seconds).
+fn doctor() -> &'static Doctor {
+    static DOCTOR: OnceLock<Doctor> = OnceLock::new();
+    DOCTOR.get_or_init(|| {
+        let out = Command::new(coderunner_bin())
+            .arg("doctor")
+            .env_remove("CODERUNNER_CONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run coderunner doctor");
+        Doctor {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            code: out.status.code(),
+        }
+    })
 }
 
 impl Doctor {
@@ -207,4 +213,63 @@ fn doctor_lists_each_language_program() {
     } else {
         assert_eq!(status, "not installed", "{detail}");
     }
+}
+
+/// The warm-pool section (the default config: `auto`, 2 slots per core) reports the zygote's
+/// preload as it went, and memory figures it measured on a live zygote and slot.
+#[test]
+fn doctor_reports_the_warm_pool_it_measured() {
+    let d = doctor();
+    let section: Vec<&str> = d
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("warm pool: "))
+        .take_while(|l| l.starts_with("warm pool: ") || l.starts_with("  "))
+        .collect();
+    assert_eq!(section.first(), Some(&"warm pool: ready"), "{}", d.stdout);
+    let per_core = std::thread::available_parallelism().map_or(1, |n| n.get()) * 2;
+    assert!(
+        section.contains(&format!("  slots per kind of run: {per_core}").as_str()),
+        "{section:#?}"
+    );
+    assert!(
+        section.contains(&"  ready slots in this probe: python 1"),
+        "{section:#?}"
+    );
+    let zygote = section
+        .iter()
+        .find(|l| l.starts_with("  python zygote: "))
+        .unwrap_or_else(|| panic!("no zygote line: {section:#?}"));
+    assert!(
+        zygote.starts_with("  python zygote: preload [numpy, pandas, matplotlib]: ok; "),
+        "{zygote}"
+    );
+    let memory = section
+        .iter()
+        .find(|l| l.starts_with("  memory "))
+        .unwrap_or_else(|| panic!("no memory line: {section:#?}"));
+    // Every figure is measured: the zygote holds pandas (tens of MiB), a slot is smaller but
+    // not empty, and PSS never exceeds RSS.
+    let figures: Vec<f64> = memory
+        .split(' ')
+        .zip(memory.split(' ').skip(1))
+        .filter(|(_, unit)| unit.starts_with("MiB"))
+        .filter_map(|(n, _)| n.parse().ok())
+        .collect();
+    assert_eq!(figures.len(), 5, "{memory}");
+    let [z_rss, z_pss, s_rss, s_pss, _] = figures[..] else {
+        unreachable!()
+    };
+    assert!(z_rss > 30.0 && z_pss > 0.0 && z_pss <= z_rss, "{memory}");
+    assert!(
+        s_rss > 0.0 && s_pss > 0.0 && s_pss <= s_rss && s_rss < z_rss,
+        "{memory}"
+    );
+    assert!(
+        memory.contains(&format!(
+            "{} slots: {per_core} per kind for python, javascript, bash",
+            per_core * 3
+        )),
+        "{memory}"
+    );
 }

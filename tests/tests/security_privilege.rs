@@ -124,8 +124,14 @@ async fn pid_1_and_mountinfo_show_no_host_pid_or_path() {
     .await;
     assert_eq!(o.status, RunStatus::Exited, "{o:?}");
     // The reaper's argv carries no pid (the helper learns its parent from the control socket).
+    // In the warm pass PID 1 is the slot's reaper, a fork of the zygote, with the zygote's
+    // command line (sandbox paths only).
     let cmdline = o.stdout.lines().next().unwrap_or_default();
-    assert_eq!(cmdline, "b'coderunner-sandbox\\x00run\\x00'", "{o:?}");
+    let expected = match safety_net::warm_mode() {
+        false => "b'coderunner-sandbox\\x00run\\x00'",
+        true => "b'/usr/bin/python3\\x00-s\\x00-B\\x00-u\\x00/work/.coderunner-zygote.py\\x00'",
+    };
+    assert_eq!(cmdline, expected, "{o:?}");
     let bot_pid = std::process::id().to_string();
     assert!(
         !cmdline.contains(&bot_pid),

@@ -237,3 +237,103 @@ async fn node_and_bash_run_warm_like_cold() {
     })
     .await;
 }
+
+/// `/proc/<pid>/status` as a map of its fields.
+fn proc_status(pid: i32) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/status: {e}"))
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// The zygote keeps uid 0 but only the four capabilities its slots need (CAP_SETGID,
+/// CAP_SETUID, CAP_SETPCAP, CAP_SYS_ADMIN), runs with no_new_privs and a seccomp filter; a run
+/// forked from it has no capability at all and cannot signal, trace or read the memory of the
+/// zygote or of its own slot's set-up process (PID 1 of its pid namespace, still uid 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_zygote_is_confined_and_out_of_a_runs_reach() {
+    safety_net::dangerous_tests_allowed().await;
+    with_warm_runner(|runner| async move {
+        let report = runner.warm_pool_report().await.expect("pool");
+        let zpid = report
+            .zygote
+            .as_ref()
+            .and_then(|z| z.pid)
+            .expect("the zygote's pid");
+        let z = proc_status(zpid);
+        const KEPT: &str = "00000000002001c0";
+        for (field, want) in [
+            ("CapEff", KEPT),
+            ("CapPrm", KEPT),
+            ("CapBnd", KEPT),
+            ("CapInh", "0000000000000000"),
+            ("CapAmb", "0000000000000000"),
+            ("NoNewPrivs", "1"),
+            ("Seccomp", "2"),
+        ] {
+            assert_eq!(z[field], want, "the zygote's {field}: {z:?}");
+        }
+        // Its start time (field 22 of stat, after the parenthesised name).
+        let started = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.to_string()))
+                .and_then(|rest| rest.split_whitespace().nth(19).map(String::from))
+        };
+        let born = started(zpid).expect("the zygote's start time");
+
+        let code = format!(
+            "import ctypes, errno, os, signal\n\
+             status = dict(l.split(':', 1) for l in open('/proc/self/status'))\n\
+             print('caps', *[status[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')])\n\
+             libc = ctypes.CDLL(None, use_errno=True)\n\
+             me = os.getpid()\n\
+             pids = {{int(p) for p in os.listdir('/proc') if p.isdigit()}} - {{me}}\n\
+             for pid in sorted(pids | {{1, {zpid}}}):\n\
+             \x20   r = [str(pid)]\n\
+             \x20   try:\n\
+             \x20       os.kill(pid, signal.SIGKILL); r.append('KILLED')\n\
+             \x20   except OSError as e:\n\
+             \x20       r.append(errno.errorcode[e.errno])\n\
+             \x20   rc = libc.ptrace(16, pid, None, None)\n\
+             \x20   r.append('ATTACHED' if rc == 0 else errno.errorcode[ctypes.get_errno()])\n\
+             \x20   try:\n\
+             \x20       open(f'/proc/{{pid}}/mem', 'rb').read(1); r.append('READ')\n\
+             \x20   except OSError as e:\n\
+             \x20       r.append(errno.errorcode[e.errno])\n\
+             \x20   print(*r)\n"
+        );
+        let o = warm(&runner, safety_net::request("python", &code)).await;
+        assert_eq!(o.status, RunStatus::Exited, "{o:?}");
+        let mut lines = o.stdout.lines();
+        assert_eq!(
+            lines.next(),
+            Some("caps 0000000000000000 0000000000000000 0000000000000000 0000000000000000 0000000000000000"),
+            "{o:?}"
+        );
+        let attempts: Vec<&str> = lines.collect();
+        assert!(
+            attempts.iter().any(|l| l.starts_with("1 ")),
+            "PID 1 was not tried: {o:?}"
+        );
+        assert!(
+            attempts.iter().any(|l| l.starts_with(&format!("{zpid} "))),
+            "the zygote's pid was not tried: {o:?}"
+        );
+        for line in &attempts {
+            assert!(
+                !line.contains("KILLED") && !line.contains("ATTACHED") && !line.contains("READ"),
+                "a run reached another process: {line}\n{o:?}"
+            );
+        }
+        // The zygote is the same process as before, and still serves.
+        assert_eq!(started(zpid), Some(born), "the zygote was hurt by the run");
+        let again = warm(&runner, safety_net::request("python", "print(6 * 7)\n")).await;
+        assert_eq!(again.stdout, "42\n", "{again:?}");
+        let report = runner.warm_pool_report().await.expect("pool");
+        assert_eq!(report.zygote.and_then(|z| z.pid), Some(zpid));
+    })
+    .await;
+}

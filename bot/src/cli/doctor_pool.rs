@@ -1,7 +1,8 @@
-//! `coderunner doctor`'s warm-pool section: starts the pool the long-running commands would keep
-//! (its zygote imports `languages.python.preload`), waits for it to fill, and reports its size,
-//! the preloaded modules, what it costs in memory (RSS and PSS), its state, and why it is off or
-//! cold when it is; then tears it down.
+//! `coderunner doctor`'s warm-pool section: starts the zygote the long-running commands would
+//! keep (it imports `languages.python.preload`) and one Python slot, not the whole pool, and
+//! reports the configured size, the preloaded modules, what the zygote and one slot cost in
+//! memory (RSS and PSS) with the full pool's estimate, its state, and why it is off or cold when
+//! it is; then tears it down.
 
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ fn probe(config: &Config) -> anyhow::Result<PoolReport> {
     runtime.block_on(async {
         let runner = LocalRunner::new(config)
             .context("preparing the sandbox")?
-            .start_warm_pool();
+            .start_warm_pool_probe();
         runner.warm_pool_ready(FILL_TIMEOUT).await;
         let report = runner.warm_pool_report().await;
         runner.shutdown_warm_pool().await;
@@ -49,7 +50,7 @@ pub fn render(r: &PoolReport) -> String {
     let mut out = format!("\nwarm pool: {}\n", r.state);
     out += &format!("  slots per kind of run: {}\n", r.slots_per_kind);
     let ready: Vec<String> = r.ready.iter().map(|(l, n)| format!("{l} {n}")).collect();
-    out += &format!("  ready slots: {}\n", ready.join(", "));
+    out += &format!("  ready slots in this probe: {}\n", ready.join(", "));
     match &r.zygote {
         Some(z) => {
             out += &format!(
@@ -62,12 +63,23 @@ pub fn render(r: &PoolReport) -> String {
                 z.modules,
                 z.forks,
             );
+            let slots = r.slots_per_kind * r.starting_kinds.len();
+            // Slots share the zygote's pages: measured together, each more slot adds its
+            // private memory (USS), not its PSS (which counts a share of the zygote's).
+            let full = z.pss_bytes
+                + r.slot_pss_bytes
+                + slots.saturating_sub(1) as u64 * r.slot_private_bytes;
             out += &format!(
-                "  memory: zygote RSS {} / PSS {}; zygote and ready slots together RSS {} / PSS {}\n",
+                "  memory (measured on the zygote and one slot): zygote RSS {} / PSS {}; one slot RSS {} / PSS {} / private {}; a full pool ({} slots: {} per kind for {}) about PSS {}\n",
                 mib(z.rss_bytes),
                 mib(z.pss_bytes),
-                mib(r.rss_bytes),
-                mib(r.pss_bytes)
+                mib(r.slot_rss_bytes),
+                mib(r.slot_pss_bytes),
+                mib(r.slot_private_bytes),
+                slots,
+                r.slots_per_kind,
+                r.starting_kinds.join(", "),
+                mib(full)
             );
         }
         None => out += "  python zygote: not running\n",

@@ -40,9 +40,54 @@ pub(crate) fn drop_bounding_and_ambient() -> Result<(), SetupError> {
     Ok(())
 }
 
+/// Keep only `keep` (capability numbers) in the bounding, effective and permitted sets, with
+/// empty ambient and inheritable sets: the warm pool's zygote (see exec.rs). Root's execve then
+/// grants it exactly `keep` again, the bounding set capping what a uid-0 exec receives.
+pub(crate) fn keep_only(keep: &[u32]) -> Result<(), SetupError> {
+    for cap in 0..=MAX_CAP {
+        if keep.iter().any(|k| libc::c_ulong::from(*k) == cap) {
+            continue;
+        }
+        // SAFETY: prctl with documented integer arguments.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                break;
+            }
+            return Err(SetupError(format!(
+                "dropping capability {cap} from the bounding set: {e}"
+            )));
+        }
+    }
+    let mask = keep.iter().fold(0u64, |m, k| m | 1u64 << k);
+    capset(mask)?;
+    // SAFETY: as above.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(SetupError(format!(
+            "clearing the ambient capabilities: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
 /// Empty the effective, permitted and inheritable sets (leaving uid 0 clears the first two but
 /// not the inheritable one; rootless, the nested user namespace's creator holds them all).
 pub(crate) fn clear() -> Result<(), SetupError> {
+    capset(0)
+}
+
+/// Set the effective and permitted sets to `mask` and empty the inheritable set.
+fn capset(mask: u64) -> Result<(), SetupError> {
     #[repr(C)]
     struct Header {
         version: u32,
@@ -60,7 +105,18 @@ pub(crate) fn clear() -> Result<(), SetupError> {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,
     };
-    let data = [Data::default(); 2];
+    let data = [
+        Data {
+            effective: mask as u32,
+            permitted: mask as u32,
+            inheritable: 0,
+        },
+        Data {
+            effective: (mask >> 32) as u32,
+            permitted: (mask >> 32) as u32,
+            inheritable: 0,
+        },
+    ];
     // SAFETY: capset with a valid v3 header and two data structs.
     let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
     if rc != 0 {

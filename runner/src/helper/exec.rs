@@ -225,10 +225,10 @@ fn program_main(program: Program<'_>) -> ! {
         let spec = program.spec;
         setsid().ctx(|| "setsid".into())?;
         dup_onto(program.stdin_fd.as_raw_fd(), 0)?;
-        rlimits::apply(&spec.rlimits)?;
         if spec.zygote {
             return zygote_exec(&program);
         }
+        rlimits::apply(&spec.rlimits)?;
         match spec.isolation {
             Isolation::Root { uid, gid } => {
                 caps::drop_bounding_and_ambient()?;
@@ -274,14 +274,41 @@ fn program_main(program: Program<'_>) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-/// The zygote's last steps: it keeps root and its capabilities inside the sandbox's namespaces
-/// (see [`HelperSpec::zygote`]) and its channel on fd 3; everything else of a run's set-up applies.
+/// Capabilities the zygote keeps, and only because the slots it forks use them before they
+/// drop every capability and run anything of the user's (runner/src/zygote/zygote.py):
+/// CAP_SYS_ADMIN for the slot's namespaces (unshare, setns back into its own pid namespace) and
+/// mounts (/proc, /tmp, /dev/shm, /work, /etc/passwd); CAP_SETUID and CAP_SETGID for the switch
+/// to the run's uid and gid; CAP_SETPCAP to empty the slot program's bounding set. Everything
+/// else (CAP_DAC_OVERRIDE, CAP_KILL, CAP_SYS_PTRACE, CAP_NET_ADMIN, CAP_SYS_RESOURCE, ...) is
+/// gone from all its sets, bounding included, before it execs Python.
+/// (Numbers from linux/capability.h: CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8,
+/// CAP_SYS_ADMIN 21.)
+const ZYGOTE_CAPS: &[u32] = &[6, 7, 8, 21];
+
+/// The zygote's last steps (see [`HelperSpec::zygote`]): everything of a run's set-up except the
+/// uid change and Landlock (a Landlock domain forbids every mount, and is inherited by the slots,
+/// which mount before confining themselves). It keeps uid 0 and [`ZYGOTE_CAPS`] alone, its
+/// rlimits as soft limits (see [`rlimits::apply_soft`]), gets no_new_privs and its own seccomp
+/// policy (the run's less its last filter, which refuses the namespace and mount calls; see
+/// `seccomp::ZYGOTE_FILTERS`; each slot adds that filter), and keeps fd 3, its channel to
+/// coderunner.
 fn zygote_exec(program: &Program<'_>) -> Result<std::convert::Infallible, SetupError> {
     let spec = program.spec;
     if !matches!(spec.isolation, Isolation::Root { .. }) {
         return Err(SetupError("the zygote runs only in root mode".into()));
     }
+    if program.seccomp.is_empty() {
+        return Err(SetupError(
+            "the zygote was given no seccomp policy; it does not start without one".into(),
+        ));
+    }
+    rlimits::apply_soft(&spec.rlimits)?;
     chdir(spec.workdir.as_str()).ctx(|| format!("chdir {}", spec.workdir))?;
+    caps::keep_only(ZYGOTE_CAPS)?;
+    prctl::set_no_new_privs().ctx(|| "PR_SET_NO_NEW_PRIVS".into())?;
+    for filter in &program.seccomp {
+        seccompiler::apply_filter(filter).ctx(|| "installing the zygote's seccomp".into())?;
+    }
     mark_cloexec_from(ZYGOTE_CHANNEL as u32 + 1)?;
     let e = execve(&program.argv[0], &program.argv, &program.env);
     Err(SetupError(format!(

@@ -1,6 +1,6 @@
 //! Resource limits of the program process (setrlimit), set before the identity drop.
 
-use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 use super::{Context, SetupError};
 use crate::protocol::Rlimits;
@@ -28,6 +28,19 @@ pub(crate) fn list(limits: &Rlimits) -> Vec<(Resource, u64, u64)> {
         list.push((Resource::RLIMIT_AS, bytes, bytes));
     }
     list
+}
+
+/// The warm pool's zygote: the soft limits of [`list`], the hard limits left as inherited, so
+/// each slot it forks can set its own run's limits (which may be higher: another profile) without
+/// CAP_SYS_RESOURCE, which the zygote does not keep. It never runs user code; its slots' programs
+/// get soft = hard limits before any does.
+pub(crate) fn apply_soft(limits: &Rlimits) -> Result<(), SetupError> {
+    for (resource, soft, _) in list(limits) {
+        let (_, hard) = getrlimit(resource).ctx(|| format!("getrlimit({resource:?})"))?;
+        setrlimit(resource, soft.min(hard), hard)
+            .ctx(|| format!("setrlimit({resource:?}, {soft})"))?;
+    }
+    Ok(())
 }
 
 /// Apply the run's rlimits (see [`list`]).

@@ -50,6 +50,15 @@ pub struct PoolReport {
     /// Memory of the zygote and every ready slot together (bytes).
     pub rss_bytes: u64,
     pub pss_bytes: u64,
+    /// Memory of one ready slot, averaged over the ready ones (0 when none is ready).
+    pub slot_rss_bytes: u64,
+    pub slot_pss_bytes: u64,
+    /// Memory of one ready slot that only it uses (USS: what each more slot adds, the rest
+    /// being pages shared with the zygote).
+    pub slot_private_bytes: u64,
+    /// Kinds of run the pool keeps slots for from the start (languages; more are learned from
+    /// the runs that come).
+    pub starting_kinds: Vec<String>,
 }
 
 /// The zygote's part of [`PoolReport`].
@@ -65,6 +74,8 @@ pub struct ZygoteReport {
     pub age_secs: u64,
     pub rss_bytes: u64,
     pub pss_bytes: u64,
+    /// Host pid of the zygote's Python process (from its greeting's credentials).
+    pub pid: Option<i32>,
 }
 
 #[derive(Debug, Default)]
@@ -82,20 +93,29 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct WarmPool {
     inner: Arc<Inner>,
+    /// Slots kept per shape (one in a probe).
     per_shape: usize,
+    /// `runner.warm_pool`, for the report.
+    configured: usize,
     /// The language named `python` and the profile whose environment the zygote gets.
     python: Option<(Language, Profile)>,
     state: Mutex<State>,
     wake: Notify,
     stopped: AtomicBool,
+    /// How long an eligible run waits for a slot of its kind before going cold (zero, but for
+    /// tests that must exercise the warm path; see [`LocalRunner::start_warm_pool_waiting`]).
+    slot_wait: Duration,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl WarmPool {
     /// Start filling the pool in the background (or record why it stays off).
-    pub(crate) fn start(inner: Arc<Inner>) -> Arc<WarmPool> {
+    /// With `probe` (doctor), it makes the zygote and one Python slot, enough to measure the
+    /// cost of each, rather than every slot.
+    pub(crate) fn start(inner: Arc<Inner>, slot_wait: Duration, probe: bool) -> Arc<WarmPool> {
         let config = &inner.config;
-        let per_shape = config.runner.warm_pool.slots() as usize;
+        let configured = config.runner.warm_pool.slots() as usize;
+        let per_shape = if probe { configured.min(1) } else { configured };
         let profile = config
             .profiles
             .get("default")
@@ -121,7 +141,12 @@ impl WarmPool {
             ..State::default()
         };
         if let Some(profile) = &profile {
-            for name in STARTING_LANGUAGES {
+            let starting = if probe {
+                &STARTING_LANGUAGES[..1]
+            } else {
+                STARTING_LANGUAGES
+            };
+            for name in starting {
                 if let Some(spec) = config.languages.get(*name) {
                     if spec.compile.is_none() {
                         state.shapes.push(Shape::new(name, spec, profile));
@@ -132,10 +157,12 @@ impl WarmPool {
         let pool = Arc::new(WarmPool {
             inner,
             per_shape,
+            configured,
             python: python.zip(profile),
             state: Mutex::new(state),
             wake: Notify::new(),
             stopped: AtomicBool::new(off.is_some()),
+            slot_wait,
             task: Mutex::new(None),
         });
         match &off {
@@ -164,32 +191,41 @@ impl WarmPool {
         main: &str,
         run_argv: &[String],
     ) -> Option<Result<RunOutcome, RunnerError>> {
-        let mut slot = {
-            let mut st = self.lock();
-            let zygote = st.zygote.clone();
-            let slot = match zygote {
-                Some(z)
-                    if !self.stopped.load(Ordering::Relaxed)
-                        && eligible(req, &z.binds, &self.inner) =>
-                {
-                    let shape = Shape::of(req);
-                    let slot = st.ready.get_mut(&shape.key).and_then(Vec::pop);
-                    remember(&mut st, shape);
-                    slot
-                }
-                _ => None,
-            };
-            match slot {
-                Some(s) => {
+        let deadline = Instant::now() + self.slot_wait;
+        let mut slot = loop {
+            let eligible_now = {
+                let mut st = self.lock();
+                let zygote = st.zygote.clone();
+                let (eligible_now, slot) = match zygote {
+                    Some(z)
+                        if !self.stopped.load(Ordering::Relaxed)
+                            && eligible(req, &z.binds, &self.inner) =>
+                    {
+                        let shape = Shape::of(req);
+                        let slot = st.ready.get_mut(&shape.key).and_then(Vec::pop);
+                        remember(&mut st, shape);
+                        (true, slot)
+                    }
+                    // The zygote is still starting: a run that waits may wait for it too.
+                    None if st.status == "starting" && !self.stopped.load(Ordering::Relaxed) => {
+                        (true, None)
+                    }
+                    _ => (false, None),
+                };
+                if let Some(s) = slot {
                     st.warm_runs += 1;
-                    s
+                    break s;
                 }
-                None => {
+                if !eligible_now || Instant::now() >= deadline {
                     st.cold_runs += 1;
                     self.wake.notify_one();
                     return None;
                 }
-            }
+                eligible_now
+            };
+            debug_assert!(eligible_now);
+            self.wake.notify_one();
+            tokio::time::sleep(Duration::from_millis(20)).await;
         };
         self.wake.notify_one();
         let zygote = Arc::clone(&slot.zygote);
@@ -356,7 +392,7 @@ impl WarmPool {
             }
         }
         let zygote = st.zygote.as_ref().map(|z| {
-            let (rss, pss) = memory_of(&z.pids());
+            let (rss, pss, _) = memory_of(&z.pids());
             ZygoteReport {
                 preload: self
                     .python
@@ -369,12 +405,28 @@ impl WarmPool {
                 age_secs: z.age().as_secs(),
                 rss_bytes: rss,
                 pss_bytes: pss,
+                pid: z.pid,
             }
         });
-        let (slots_rss, slots_pss) = memory_of(&slot_pids);
+        let (slots_rss, slots_pss, slots_uss) = memory_of(&slot_pids);
+        let n_slots = ready.iter().map(|(_, n)| *n as u64).sum::<u64>().max(1);
         PoolReport {
+            slot_rss_bytes: slots_rss / n_slots,
+            slot_pss_bytes: slots_pss / n_slots,
+            slot_private_bytes: slots_uss / n_slots,
+            starting_kinds: STARTING_LANGUAGES
+                .iter()
+                .filter(|l| {
+                    self.inner
+                        .config
+                        .languages
+                        .get(**l)
+                        .is_some_and(|s| s.compile.is_none())
+                })
+                .map(|l| l.to_string())
+                .collect(),
             state: st.status.clone(),
-            slots_per_kind: self.per_shape,
+            slots_per_kind: self.configured,
             ready,
             warm_runs: st.warm_runs,
             cold_runs: st.cold_runs,
@@ -386,6 +438,25 @@ impl WarmPool {
 
     /// Stop refilling and tear down every ready slot and the zygote (runs in flight hold their
     /// own reference to it and finish first).
+    /// What the pool holds on the host: the run ids of the zygote's and the ready slots'
+    /// workdirs and cgroups, and the slots' uids; `None` while it is still making slots (those
+    /// would be missing).
+    pub(crate) fn footprint(&self) -> Option<(Vec<String>, Vec<u32>)> {
+        if !self.is_full() {
+            return None;
+        }
+        let st = self.lock();
+        let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let mut ids: Vec<String> = st.zygote.iter().filter_map(|z| name(z.workdir())).collect();
+        let mut uids = Vec::new();
+        for slot in st.ready.values().flatten() {
+            ids.extend(name(slot.workdir.path()));
+            uids.push(slot.uid);
+        }
+        ids.sort();
+        Some((ids, uids))
+    }
+
     pub(crate) async fn shutdown(&self) {
         self.stopped.store(true, Ordering::Relaxed);
         self.wake.notify_one();

@@ -12,6 +12,7 @@ use crate::helper::{landlock, rlimits};
 use crate::local::{Inner, HELPER_PIDS, STACK_BYTES, TMPFS_INODES};
 use crate::plan;
 use crate::protocol::Rlimits;
+use crate::seccomp;
 use crate::stage::StageLimits;
 use crate::RunRequest;
 
@@ -153,7 +154,12 @@ impl SlotSpec {
                 write_files: rules.writable_devices,
                 write_dirs: rules.writable_dirs,
             }),
-            seccomp: helper.seccomp,
+            // The zygote applied the others to itself, and the slot inherits them.
+            seccomp: helper
+                .seccomp
+                .get(seccomp::ZYGOTE_FILTERS..)
+                .unwrap_or_default()
+                .to_vec(),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The Python zygote: one sandboxed Python per warm pool that imported
 //! `languages.python.preload` and froze its heap, and forks the pool's slots (see zygote.py for
 //! the process side). Started through the ordinary sandbox helper (namespaces, read-only root,
-//! its own cgroup and workdir, empty environment, no network), as a run's program would be,
-//! except that it keeps root and its capabilities inside those namespaces: each slot it forks
-//! needs them to confine itself (uid, mounts, Landlock, seccomp) before any user code runs.
+//! its own cgroup and workdir, empty environment, no network, no_new_privs, a seccomp policy), as
+//! a run's program would be, except that it keeps uid 0, four capabilities (namespaces and
+//! mounts, uid/gid changes, dropping the bounding set) and a seccomp policy that lets it mount
+//! and unshare: each slot it forks needs those to confine itself (uid, mounts, Landlock,
+//! seccomp) before any user code runs. See helper/exec.rs `zygote_exec`.
 //!
 //! It is re-executed (a fresh ASLR layout and hash seed) every [`MAX_FORKS`] slots or
 //! [`MAX_AGE`], and a new LocalRunner (a new configuration) starts a new one.
@@ -60,6 +62,8 @@ pub(crate) struct Zygote {
     pub run_prefix: Vec<String>,
     /// The read-only binds of its sandbox (a slot unmounts those its language lacks).
     pub binds: Vec<std::path::PathBuf>,
+    /// Host pid of the zygote's Python process.
+    pub pid: Option<i32>,
     started: Instant,
     forks: AtomicU64,
     cgroup: Option<RunCgroup>,
@@ -127,6 +131,7 @@ impl Zygote {
             rlimits,
         );
         spec.zygote = true;
+        spec.seccomp.truncate(crate::seccomp::ZYGOTE_FILTERS);
         spec.tmpfs_inodes = TMPFS_INODES;
         let binds = spec.ro_binds.clone();
         let spec_json = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
@@ -212,6 +217,7 @@ impl Zygote {
                 ));
             }
         };
+        let pid = hello.pid.filter(|p| *p > 0);
         let hello: Hello = serde_json::from_slice(&hello.bytes)
             .map_err(|e| format!("the zygote's greeting: {e}"))?;
         if hello.kind != "zygote" {
@@ -227,6 +233,7 @@ impl Zygote {
             modules: hello.modules,
             run_prefix,
             binds,
+            pid,
             started: Instant::now(),
             forks: AtomicU64::new(0),
             cgroup,
@@ -249,6 +256,11 @@ impl Zygote {
     /// How long it has been serving.
     pub(crate) fn age(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Its workdir on the host.
+    pub(crate) fn workdir(&self) -> &std::path::Path {
+        self._workdir.path()
     }
 
     /// Slots forked so far.
@@ -296,9 +308,10 @@ fn put_on_fd3(fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Resident and proportional memory (bytes) of `pids` together, from smaps_rollup.
-pub(crate) fn memory_of(pids: &[i32]) -> (u64, u64) {
-    let (mut rss, mut pss) = (0, 0);
+/// Resident, proportional and private (USS) memory (bytes) of `pids` together, from
+/// smaps_rollup.
+pub(crate) fn memory_of(pids: &[i32]) -> (u64, u64, u64) {
+    let (mut rss, mut pss, mut uss) = (0, 0, 0);
     for pid in pids {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
             continue;
@@ -312,11 +325,12 @@ pub(crate) fn memory_of(pids: &[i32]) -> (u64, u64) {
             match key {
                 "Rss:" => rss += kib * 1024,
                 "Pss:" => pss += kib * 1024,
+                "Private_Clean:" | "Private_Dirty:" => uss += kib * 1024,
                 _ => {}
             }
         }
     }
-    (rss, pss)
+    (rss, pss, uss)
 }
 
 #[cfg(test)]
@@ -338,7 +352,10 @@ mod tests {
 
     #[test]
     fn memory_of_this_process_is_counted() {
-        let (rss, pss) = memory_of(&[std::process::id() as i32]);
-        assert!(rss > 0 && pss > 0 && pss <= rss, "rss {rss} pss {pss}");
+        let (rss, pss, uss) = memory_of(&[std::process::id() as i32]);
+        assert!(
+            rss > 0 && pss > 0 && uss > 0 && uss <= pss && pss <= rss,
+            "rss {rss} pss {pss} uss {uss}"
+        );
     }
 }

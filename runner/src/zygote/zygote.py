@@ -1,6 +1,8 @@
 # The Python zygote of coderunner's warm pool (runner/src/zygote). Started by the sandbox helper
-# like a run's program (own namespaces, read-only root, cgroup, empty environment, no network) but
-# as root with its capabilities, which it needs only to confine its children. It imports the
+# like a run's program (own namespaces, read-only root, cgroup, empty environment, no network,
+# no_new_privs, seccomp) but as uid 0 with four capabilities (CAP_SYS_ADMIN, CAP_SETUID,
+# CAP_SETGID, CAP_SETPCAP) and a seccomp policy that allows mount/unshare/setns, which it needs
+# only to confine its children (runner/src/helper/exec.rs, zygote_exec). It imports the
 # preload list once, freezes its heap, then forks one child per pool slot. It never runs user
 # code, and it holds no secret and no file of any run.
 #
