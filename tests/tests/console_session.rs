@@ -57,7 +57,9 @@ fn the_console_is_a_notebook_that_survives_its_own_exit() {
     assert_eq!(output_of(&out, 1), ["42"], "{out}");
     let table = output_of(&out, 2);
     assert!(
-        table.first().is_some_and(|h| h.split_whitespace().eq(["city", "temp"])),
+        table
+            .first()
+            .is_some_and(|h| h.split_whitespace().eq(["city", "temp"])),
         "{table:?}"
     );
     assert!(
@@ -93,7 +95,10 @@ fn the_console_is_a_notebook_that_survives_its_own_exit() {
     }
 
     // Leaving the console parked the session; the next console restores it first.
-    let (again, _) = console(dir.path(), &[cell("n + 1"), "!restart\n".into(), cell("'n' in globals()")].concat());
+    let (again, _) = console(
+        dir.path(),
+        &[cell("n + 1"), "!restart\n".into(), cell("'n' in globals()")].concat(),
+    );
     println!("{again}");
     assert_eq!(output_of(&again, 0), ["3"], "{again}");
     assert!(again.contains("restored 2 variables (df, n)"), "{again}");
