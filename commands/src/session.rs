@@ -125,15 +125,26 @@ impl Pipeline {
         progress: &dyn Progress,
     ) -> Option<Reply> {
         // A message with attachments runs one-shot: its files are kept in the workspace, where
-        // the next session start sees them.
+        // the next session start sees them. So does a run asking for a package set or an `env`
+        // block: a session's Python has neither.
         if run.flags.fresh
             || run.flags.privileged
+            || run.flags.env_set.is_some()
+            || !run.env.is_empty()
             || run.code.is_none()
             || !msg.attachments.is_empty()
         {
             return None;
         }
         let config = self.config();
+        // Where a package set is the default, a one-shot run gets it; a cell could not.
+        let tier = crate::access::tier_for(config, &msg.who, &msg.place).ok()?;
+        if config
+            .default_package_set(msg.place.channel, &tier.name)
+            .is_some()
+        {
+            return None;
+        }
         let wanted = run.language.as_deref().or(run.code_tag.as_deref())?;
         if config.find_language(wanted).map(|(n, _)| n) != Some("python") {
             return None;
