@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints one comparison table of coderunner's costs, measured in one run on this machine:
 # sandbox overhead on print(1) four ways, throughput at concurrency 2, peak RSS during a 2 GB
-# output flood, teardown after a deadline, and the chat pipeline's own overhead.
+# output flood, teardown after a deadline, the chat pipeline's own overhead, notebook-session
+# cells, parking and restoring, and the warm pool.
 # Needs root (the sandbox's root mode) and apt (for bubblewrap). Usage: scripts/bench.sh
 # Environment: BENCH_RUNS (samples per latency row, default 50), BENCH_THROUGHPUT (default 200).
 set -euo pipefail
@@ -79,6 +80,9 @@ td=$(for _ in 1 2 3; do "$DRIVER" teardown "$HELPER" 200; done)
 
 log "pipeline: !run python round trips in-process"
 pl=$("$DRIVER" pipeline "$HELPER" "$RUNS")
+
+log "notebook sessions: cells 100 ms apart, first pandas cell, park/restore of a 50 MiB DataFrame"
+sess=$("$DRIVER" session "$HELPER" "$RUNS" | grep -v '^#')
 
 log "warm pool: runs spaced 100 ms apart through coderunner serve, cold (warm_pool: 0) and warm"
 SP=scripts/bench_spaced.py
@@ -169,6 +173,19 @@ echo "$pl" | while IFS=$'\t' read -r label med p95 n; do
         pipeline_overhead) name="  minus the run = pipeline overhead" ;;
     esac
     printf '  %-38s median %8s ms   p95 %8s ms\n' "$name" "$med" "$p95"
+done
+echo
+echo "Notebook sessions (runner library, data profile; targets: overhead <= 5 ms, first cell <= 150 ms, park/restore <= 1 s)"
+echo "$sess" | while IFS=$'\t' read -r label med p95 n; do
+    case $label in
+        "cell pass") name="cell overhead (pass)" ;;
+        "cell sleep50 minus 50") name="cell overhead (50 ms sleep - 50)" ;;
+        "first pandas cell") name="new session + first pandas cell" ;;
+        "park 50MiB") name="park, 50 MiB DataFrame" ;;
+        "restore 50MiB") name="restore, 50 MiB DataFrame" ;;
+        *) name=$label ;;
+    esac
+    printf '  %-38s median %8s ms   p95 %8s ms   (n=%s)\n' "$name" "$med" "$p95" "$n"
 done
 echo
 echo "Warm pool: runs spaced 100 ms apart through coderunner serve (HTTP API), $WN runs each"

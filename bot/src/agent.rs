@@ -102,19 +102,25 @@ impl CodeRunnerAgent {
     /// Wire runner, pipeline and audit, then serve `frontend` until it ends; flush on the way out.
     pub async fn run(self, frontend: Frontend) -> anyhow::Result<()> {
         let config = Arc::clone(&self.config);
+        type Starter = Arc<dyn coderunner_runner::session::SessionStarter>;
         // This process serves many runs: the local sandbox keeps a warm pool, torn down below.
-        let (runner, local): (Arc<dyn Runner>, Option<LocalRunner>) = match self.runner {
-            Some(r) => (r, None),
-            None if config.runner.remote.is_empty() => {
-                let local = LocalRunner::new(&config)
-                    .context("preparing the sandbox")?
-                    .start_warm_pool();
-                (Arc::new(local.clone()), Some(local))
-            }
-            None => (runner_for(&config)?, None),
-        };
-        let pipeline =
-            Pipeline::new(Arc::clone(&config), runner).context("starting the chat pipeline")?;
+        let (runner, sessions, local): (Arc<dyn Runner>, Option<Starter>, Option<LocalRunner>) =
+            match self.runner {
+                Some(r) => (r, None, None),
+                None if config.runner.remote.is_empty() => {
+                    let local = LocalRunner::new(&config)
+                        .context("preparing the sandbox")?
+                        .start_warm_pool();
+                    (
+                        Arc::new(local.clone()),
+                        Some(Arc::new(local.clone())),
+                        Some(local),
+                    )
+                }
+                None => (runner_for(&config)?, None, None),
+            };
+        let pipeline = Pipeline::with_sessions(Arc::clone(&config), runner, sessions)
+            .context("starting the chat pipeline")?;
         tracing::info!(agent_id = %config.agent_id, ?frontend, "agent starting");
         let served = match frontend {
             Frontend::Console(options) => crate::console::run(pipeline.clone(), options).await,

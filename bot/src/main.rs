@@ -14,7 +14,8 @@ fn main() -> ExitCode {
     }
     coderunner_runner::helper::embed();
     let cli = Cli::parse();
-    coderunner::cli::init_logging(cli.log_format);
+    let quiet = coderunner::cli::starts_console(&cli) && !cli.verbose;
+    coderunner::cli::init_logging(cli.log_format, quiet);
     match coderunner::cli::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {

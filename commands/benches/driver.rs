@@ -13,6 +13,9 @@ use coderunner_commands::{Identity, Incoming, NoProgress, Pipeline, Place, Platf
 use coderunner_config::{Config, HumanDuration};
 use coderunner_runner::{InputFile, LocalRunner, RunOutcome, RunRequest, Runner, RunnerError};
 
+#[path = "driver/session.rs"]
+mod session;
+
 type Res<T> = Result<T, String>;
 
 const WARMUP: usize = 3;
@@ -47,12 +50,17 @@ fn dispatch(args: &[String]) -> Res<()> {
         "throughput" => with_runtime(throughput(PathBuf::from(arg(1)?), num(2)?, num(3)?)),
         "teardown" => with_runtime(teardown(PathBuf::from(arg(1)?), num(2)?)),
         "pipeline" => with_runtime(pipeline(PathBuf::from(arg(1)?), num(2)?)),
+        "session" => with_runtime(async {
+            let config = config(PathBuf::from(arg(1)?))?;
+            let runner = LocalRunner::new(&config).map_err(|e| e.to_string())?;
+            session::session(&runner, &config, num(2)?).await
+        }),
         _ => Err(usage()),
     }
 }
 
 fn usage() -> String {
-    "usage: driver exec LABEL N -- CMD... | inproc HELPER N | spaced HELPER N cold|warm | throughput HELPER N CONC | teardown HELPER PROCS | pipeline HELPER N".into()
+    "usage: driver exec LABEL N -- CMD... | inproc HELPER N | spaced HELPER N cold|warm | throughput HELPER N CONC | teardown HELPER PROCS | pipeline HELPER N | session HELPER N".into()
 }
 
 fn with_runtime(f: impl std::future::Future<Output = Res<()>>) -> Res<()> {

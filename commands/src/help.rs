@@ -38,6 +38,14 @@ hello
             "**{p}runs [N]** — the last N runs and refusals (default 10, at most 25), from the audit log. Admins only. Example: `{p}runs 5`"
         ),
         Some("files" | "reset" | "workspace" | "workspaces") => workspaces(config, &p),
+        Some("session" | "sessions" | "restart" | "notebook") => format!(
+            "**Notebook sessions** — in a thread (and the console) every `{p}run py` is a cell of one live Python: variables stay, the last expression is shown, DataFrames come back as tables and open matplotlib figures as images (no savefig needed).
+• `{p}session` — the session: age, idle time, memory, variables, files
+• `{p}restart` — a new Python, the files kept · `{p}reset` — clears variables and files
+• `{p}run --fresh py` — one-shot, outside the session; other languages are always one-shot
+A cell past its time gets KeyboardInterrupt and the session lives on; still busy 2 s later, the session ends (variables gone, files kept). Idle sessions are parked: what pickles is saved into the workspace and restored by the next cell.
+Example: {p}run py `import pandas as pd; df = pd.read_csv('sales.csv')` then {p}run py `df.describe()`"
+        ),
         Some("explain" | "fix" | "ask" | "tests" | "ai") => ai(config, &p),
         Some("lint") => format!(
             "**{p}lint [LANG]** — static checks in the sandbox, no AI: pyflakes (Python), `gcc`/`g++ -fsyntax-only -Wall -Wextra` (C, C++), `node --check` (JavaScript), `bash -n`/`sh -n` (shell). Lists findings with line numbers. Put the code in a block, or use it alone after your own `{p}run` to check that run's code. Example: {p}lint py `import os`"
@@ -48,13 +56,14 @@ hello
 • `{p}langs` — languages and versions
 • `{p}runs [N]` — recent runs (admins)
 • `{p}files` / `{p}reset` — files kept between runs in this thread or session (`{p}help files`)
+• `{p}session` / `{p}restart` — the thread's live Python (`{p}help session`)
 • `{p}lint [LANG]` — static checks with line numbers (`{p}help lint`)
 • `{p}explain` · `{p}fix` · `{p}tests` · `{p}ask [LANG] question` — AI assist on your last run (`{p}help ai`)
 • `{p}help COMMAND` — details and examples
 Example: {p}run python `print(\"hello\")`"
         ),
         Some(other) => format!(
-            "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset, {p}lint, {p}explain, {p}fix, {p}ask, {p}tests and {p}help",
+            "❓ there is no `{p}{}` command; the commands are {p}run, {p}langs, {p}runs, {p}files, {p}reset, {p}session, {p}restart, {p}lint, {p}explain, {p}fix, {p}ask, {p}tests and {p}help",
             neutralize(crate::render::cut_chars(other, 40))
         ),
     }

@@ -23,6 +23,8 @@ mod refusal;
 pub mod render;
 mod run;
 mod runs;
+mod session;
+pub mod sessions;
 pub mod versions;
 pub mod workspace;
 

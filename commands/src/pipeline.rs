@@ -42,6 +42,8 @@ pub struct PipelineOptions {
     pub workspaces: Arc<dyn Workspaces>,
     /// How often idle rate-limit keys are dropped and audit retention is applied.
     pub housekeeping_every: Duration,
+    /// What starts notebook sessions (the local sandbox); `None`: no sessions.
+    pub sessions: Option<Arc<dyn coderunner_runner::session::SessionStarter>>,
 }
 
 impl Default for PipelineOptions {
@@ -50,6 +52,7 @@ impl Default for PipelineOptions {
             clock: LimiterClock::real(),
             workspaces: Arc::new(NoWorkspaces),
             housekeeping_every: Duration::from_secs(60),
+            sessions: None,
         }
     }
 }
@@ -76,6 +79,7 @@ pub(crate) struct Inner {
     inflight: AtomicUsize,
     idle: Notify,
     housekeeping: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    sessions: Option<Arc<crate::sessions::SessionManager>>,
 }
 
 /// Counts a request in flight so `shutdown` can wait for it.
@@ -114,6 +118,24 @@ impl Pipeline {
         )
     }
 
+    /// [`Pipeline::new`] with notebook sessions started by `sessions`.
+    pub fn with_sessions(
+        config: Arc<Config>,
+        runner: Arc<dyn Runner>,
+        sessions: Option<Arc<dyn coderunner_runner::session::SessionStarter>>,
+    ) -> Result<Pipeline, PipelineError> {
+        let workspaces = Arc::new(DiskWorkspaces::open(&config)?);
+        Self::with_options(
+            config,
+            runner,
+            PipelineOptions {
+                workspaces,
+                sessions,
+                ..PipelineOptions::default()
+            },
+        )
+    }
+
     pub fn with_options(
         config: Arc<Config>,
         runner: Arc<dyn Runner>,
@@ -126,7 +148,16 @@ impl Pipeline {
             config.audit.retention.as_duration(),
         )?;
         let rl = &config.rate_limits;
+        let sessions = options.sessions.map(|starter| {
+            Arc::new(crate::sessions::SessionManager::new(
+                config.sessions.clone(),
+                config.find_language("python").map(|(_, l)| l.clone()),
+                starter,
+                Arc::clone(&options.workspaces),
+            ))
+        });
         let inner = Arc::new(Inner {
+            sessions,
             rate: RateGate::new(rl, options.clock),
             queue: RunQueue::new(
                 rl.global_concurrency,
@@ -148,14 +179,25 @@ impl Pipeline {
         // Outside a runtime (plain unit tests) housekeeping runs only when asked.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&inner);
-            let every = options.housekeeping_every.max(Duration::from_millis(10));
+            let mut every = options.housekeeping_every.max(Duration::from_millis(10));
+            if inner.sessions.is_some() {
+                // An idle session is parked at most half its idle time late.
+                let idle = inner.config.sessions.idle.as_duration();
+                every = every.min((idle / 2).max(Duration::from_secs(1)));
+            }
             let task = handle.spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 tick.tick().await;
                 loop {
                     tick.tick().await;
                     match weak.upgrade() {
-                        Some(inner) => inner.housekeeping(),
+                        Some(inner) => {
+                            inner.housekeeping();
+                            if let Some(s) = inner.sessions.clone() {
+                                drop(inner);
+                                s.park_idle().await;
+                            }
+                        }
                         None => break,
                     }
                 }
@@ -167,6 +209,19 @@ impl Pipeline {
         }
         tracing::info!(audit = %audit_path.display(), "pipeline ready");
         Ok(Pipeline { inner })
+    }
+
+    /// Notebook sessions, when this pipeline has a sandbox that starts them.
+    pub fn sessions(&self) -> Option<&Arc<crate::sessions::SessionManager>> {
+        self.inner.sessions.as_ref()
+    }
+
+    pub(crate) fn workspaces(&self) -> &Arc<dyn Workspaces> {
+        &self.inner.workspaces
+    }
+
+    pub(crate) fn versions(&self) -> &Versions {
+        &self.inner.versions
     }
 
     pub fn config(&self) -> &Config {
@@ -205,7 +260,10 @@ impl Pipeline {
         let _flight = self.track();
         let config = &self.inner.config;
         let reply = match command {
-            Command::Run(run) => self.run_chat(&msg, run, progress).await,
+            Command::Run(run) => match self.chat_cell(&msg, &run, progress).await {
+                Some(reply) => reply,
+                None => self.run_chat(&msg, run, progress).await,
+            },
             Command::RunError(e) => {
                 let refusal = Refusal::bad_request(format!(
                     "{e}. `{}help run` shows the syntax",
@@ -219,7 +277,16 @@ impl Pipeline {
             Command::Help { topic } => Reply::text(help::help(config, topic.as_deref())),
             Command::Runs { count } => Reply::text(self.runs(&msg.who, &msg.place, count)),
             Command::Files => Reply::text(self.list_workspace(&msg)),
-            Command::Reset => Reply::text(self.reset_workspace(&msg).await),
+            Command::Reset => {
+                let mut text = self.reset_workspace(&msg).await;
+                if let Some(note) = self.session_reset(&msg).await {
+                    text.push('\n');
+                    text.push_str(&note);
+                }
+                Reply::text(text)
+            }
+            Command::Session => Reply::text(self.session_status(&msg).await),
+            Command::Restart => Reply::text(self.session_restart(&msg).await),
             Command::Explain => self.ai_chat(&msg, AiKind::Explain, "", progress).await,
             Command::Fix => self.ai_chat(&msg, AiKind::Fix, "", progress).await,
             Command::Tests => self.ai_chat(&msg, AiKind::Tests, "", progress).await,
@@ -310,6 +377,9 @@ impl Pipeline {
                 break;
             }
             let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+        }
+        if let Some(s) = &self.inner.sessions {
+            s.park_all().await;
         }
         self.inner.queue.close();
         if let Some(task) = self

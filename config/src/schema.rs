@@ -48,6 +48,8 @@ pub struct Config {
     pub ai: crate::ai::AiConfig,
     #[serde(default)]
     pub mcp: McpConfig,
+    #[serde(default)]
+    pub sessions: SessionsConfig,
     /// Package sets (`coderunner env build`) and which one a run gets by default.
     #[serde(default)]
     pub environments: crate::environments::Environments,
@@ -666,6 +668,47 @@ impl Default for WorkspaceConfig {
     }
 }
 
+/// Where `!run py` is a cell of a live Python session (see `sessions:` in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPlaces {
+    /// Every thread where the bot answers.
+    Threads,
+    /// Threads and channels.
+    Channels,
+    /// Nowhere in chat (`!run` is always one-shot).
+    None,
+}
+
+/// Notebook sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsConfig {
+    #[serde(rename = "where", default = "defaults::session_places")]
+    pub places: SessionPlaces,
+    /// The console is one session.
+    #[serde(default = "defaults::yes")]
+    pub console: bool,
+    /// A session without a cell for this long is parked (its variables pickled into the
+    /// workspace, the interpreter ended).
+    #[serde(default = "defaults::session_idle")]
+    pub idle: HumanDuration,
+    /// More live sessions than this park the least recently used.
+    #[serde(default = "defaults::session_max_live")]
+    pub max_live: u32,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            places: defaults::session_places(),
+            console: true,
+            idle: defaults::session_idle(),
+            max_live: defaults::session_max_live(),
+        }
+    }
+}
+
 /// The MCP server: `coderunner mcp` (stdio) and `/mcp` on `coderunner serve` (streamable HTTP).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -776,6 +819,15 @@ mod defaults {
     }
     pub fn remote_timeout() -> HumanDuration {
         HumanDuration::from_secs(60)
+    }
+    pub fn session_places() -> super::SessionPlaces {
+        super::SessionPlaces::Threads
+    }
+    pub fn session_idle() -> HumanDuration {
+        HumanDuration::from_secs(30 * 60)
+    }
+    pub fn session_max_live() -> u32 {
+        8
     }
     pub fn workspace_quota() -> ByteSize {
         ByteSize::mib(64)

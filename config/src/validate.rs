@@ -565,6 +565,13 @@ impl Checker<'_> {
             1,
             "files",
         );
+        self.positive("config.sessions.idle", config.sessions.idle);
+        self.at_least(
+            "config.sessions.max_live",
+            config.sessions.max_live,
+            1,
+            "sessions",
+        );
         self.nonzero_size("config.http.max_body", config.http.max_body);
         let tiers = known(config.access.tiers.iter().map(|t| &t.name));
         let mut seen: HashMap<&str, usize> = HashMap::new();

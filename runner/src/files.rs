@@ -198,6 +198,28 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Record the files at `paths` as they are now (a session's workdir after a cell).
+    pub(crate) fn of_paths<'a>(dir: &Path, paths: impl IntoIterator<Item = &'a str>) -> Snapshot {
+        Snapshot(
+            paths
+                .into_iter()
+                .filter_map(|p| {
+                    let meta = fs::symlink_metadata(dir.join(p)).ok()?;
+                    meta.is_file().then(|| (p.to_string(), stamp(&meta)))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Read the regular file `rel` beneath `dir` (hidden names included), at most `max` bytes, the
+/// way [`collect_outputs`] does: never through a symlink, never blocking on a FIFO.
+pub(crate) fn read_beneath(dir: &Path, rel: &str, max: u64) -> Option<Vec<u8>> {
+    let root = open_dir_at(None, dir.as_os_str()).ok()?;
+    read_regular(&root, rel, max)
+}
+
 /// Caps of the output-file scan.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CollectLimits {

@@ -19,6 +19,7 @@ mod pool;
 mod protocol;
 mod request;
 mod seccomp;
+pub mod session;
 mod spawn;
 mod stage;
 mod status;

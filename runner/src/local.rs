@@ -17,7 +17,7 @@ use crate::output::into_text;
 use crate::owner::{is_stale, next_run_id, owner_tag};
 use crate::plan::{self, BaseLayout, Placeholders};
 use crate::pool::{PoolReport, WarmPool};
-use crate::protocol::{HelperSpec, Isolation, Network, Rlimits};
+use crate::protocol::{HelperSpec, Isolation, Network, ProgramStdin, Rlimits};
 use crate::spawn::run_stage;
 use crate::stage::{finish_run, Measured, StageLimits};
 use crate::uids::{UidLease, UidPool};
@@ -637,6 +637,40 @@ impl Inner {
     }
 }
 
+/// What a session sandbox shares with runs (built by `session::start` from these).
+pub(crate) struct Parts<'a> {
+    pub helper: &'a std::path::Path,
+    pub runs_dir: &'a std::path::Path,
+    pub root_mountpoint: &'a std::path::Path,
+    pub rootless: Option<(u32, u32)>,
+    pub cgroups: Option<&'a Cgroups>,
+    pub uids: Option<&'a UidPool>,
+    pub seccomp: &'a [Vec<u64>],
+    pub landlock: bool,
+    pub layout: &'a BaseLayout,
+    pub owner_tag: &'a str,
+    pub refusal: Option<&'a str>,
+}
+
+impl LocalRunner {
+    pub(crate) fn parts(&self) -> Parts<'_> {
+        let i = &self.inner;
+        Parts {
+            helper: &i.helper,
+            runs_dir: &i.runs_dir,
+            root_mountpoint: &i.root_mountpoint,
+            rootless: i.rootless,
+            cgroups: i.cgroups.as_ref(),
+            uids: i.uids.as_ref(),
+            seccomp: &i.seccomp,
+            landlock: i.landlock,
+            layout: &i.layout,
+            owner_tag: &i.owner_tag,
+            refusal: i.refusal.as_deref(),
+        }
+    }
+}
+
 impl Inner {
     /// The helper's spec for one sandboxed process of `language` under profile `p`.
     #[allow(clippy::too_many_arguments)]
@@ -683,6 +717,7 @@ impl Inner {
             landlock: self.landlock,
             seccomp: self.seccomp.clone(),
             zygote: false,
+            stdin: ProgramStdin::Memfd,
         }
     }
 }

@@ -34,6 +34,17 @@ pub enum Network {
     Host,
 }
 
+/// Where the program's standard input comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProgramStdin {
+    /// A sealed memfd holding the stdin frame (a one-shot run).
+    #[default]
+    Memfd,
+    /// The helper's fd 3, a socket the parent keeps open: a session's kernel speaks its framed
+    /// protocol over it for as long as the session lives (the stdin frame is then empty).
+    Fd3,
+}
+
 /// Resource limits applied with setrlimit in the program process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rlimits {
@@ -87,6 +98,9 @@ pub struct HelperSpec {
     pub landlock: bool,
     /// Seccomp programs, each instruction packed by [`crate::seccomp::pack`]; applied in order.
     pub seccomp: Vec<Vec<u64>>,
+    /// The program's fd 0.
+    #[serde(default)]
+    pub stdin: ProgramStdin,
     /// The warm pool's zygote, not a run: the program keeps uid 0 and the few capabilities its
     /// slots need to confine themselves (helper/exec.rs `ZYGOTE_CAPS`), gets no Landlock (it
     /// would forbid the slots' mounts; each run applies it to itself), and `seccomp` is the

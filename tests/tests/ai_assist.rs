@@ -158,6 +158,26 @@ fn ask_tells_the_model_the_workspace_csv_header_and_runs_its_code() {
 }
 
 #[test]
+fn ask_in_a_notebook_session_runs_as_a_cell_of_it() {
+    let fake = FakeAi::start(vec![py(
+        "Doubles your x.",
+        "doubled = x * 2\nprint('doubled', doubled)\n",
+    )]);
+    let dir = tempfile::tempdir().expect("dir");
+    write_config(dir.path(), &fake.base_url(), "30s", 3, &[]);
+    // The console is one session: the model's code sees `x` from the cell before, and the
+    // next cell sees what the model's code defined.
+    let out = console(
+        dir.path(),
+        "!run py\n```py\nx = 21\n```\n!ask python double x\n!run py\n```py\nprint('after', doubled + 1)\n```\n",
+    )
+    .stdout;
+    assert!(out.contains("🤖 **ask** · fake-coder · python"), "{out}");
+    assert!(out.contains("doubled 42"), "the cell saw x: {out}");
+    assert!(out.contains("after 43"), "the session kept doubled: {out}");
+}
+
+#[test]
 fn tests_report_pass_and_fail_per_case() {
     let fake = FakeAi::start(vec![Scripted::Answer(
         "```json\n[{\"name\": \"doubles 3\", \"stdin\": \"3\\n\", \"expected_stdout\": \"6\"},\n {\"name\": \"doubles 0\", \"stdin\": \"0\\n\", \"expected_stdout\": \"0\"},\n {\"name\": \"wrong on purpose\", \"stdin\": \"5\\n\", \"expected_stdout\": \"11\"}]\n```".into(),

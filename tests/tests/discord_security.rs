@@ -110,7 +110,14 @@ async fn a_privileged_run_never_sees_nor_feeds_the_thread_workspace() {
     assert!(reply.contains("planted"), "{reply}");
     // The plant works on an ordinary run: this is what a privileged run must not import.
     let probe = "import json, os\nprint('from', json.__file__)\nprint(json.dumps([1]))\nprint('files:', sorted(os.listdir('.')))";
-    let (normal, _) = s.run(&member, THREAD, probe).await;
+    // One-shot (`--fresh`): a live session imported the real `json` before the plant existed.
+    let normal = s
+        .say(
+            &member,
+            THREAD,
+            &format!("!run --fresh py\n```py\n{probe}\n```"),
+        )
+        .await;
     assert!(
         normal.contains("PLANTED") && normal.contains("owned"),
         "{normal}"
@@ -157,7 +164,12 @@ async fn a_privileged_run_never_sees_nor_feeds_the_thread_workspace() {
         "{on_disk:?}"
     );
     let (after, _) = s.run(&member, THREAD, LIST).await;
-    assert!(after.contains("files: ['json.py', 'main.py']"), "{after}");
+    // A cell of the thread's session runs in the workspace itself: the plant is there, the
+    // privileged run's output is not.
+    assert!(
+        after.contains("'json.py'") && !after.contains("priv_out.txt"),
+        "{after}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,12 +7,18 @@ mod discord_support;
 
 use std::time::{Duration, Instant};
 
-use coderunner_config::{ByteSize, HumanDuration};
+use coderunner_config::{ByteSize, Config, HumanDuration, SessionPlaces};
 use coderunner_tests::fake_discord::{CHANNEL, OTHER_THREAD, THREAD};
 use coderunner_tests::png;
 use discord_support::*;
 
 const SALES: &str = "month,revenue,units\n1,1200.5,10\n2,1350.0,12\n3,990.25,8\n4,1810.75,15\n5,1600.0,13\n6,2100.5,18\n";
+
+/// These suites are about the files a thread keeps between one-shot runs, so threads here are not
+/// notebook sessions (tests/tests/discord_session.rs covers cells in a thread).
+fn one_shot(c: &mut Config) {
+    c.sessions.places = SessionPlaces::None;
+}
 
 /// A size as the bot writes it, for sizes below 1 MiB.
 fn size_text(n: usize) -> String {
@@ -25,7 +31,7 @@ fn size_text(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thread_explores_a_csv_together_and_another_thread_sees_none_of_it() {
-    let s = start(|_| {}).await;
+    let s = start(one_shot).await;
     let alice = s.fake.user("alice", &[]);
     let bob = s.fake.user("bob", &[]);
     let carol = s.fake.user("carol", &[]);
@@ -161,7 +167,7 @@ async fn a_thread_explores_a_csv_together_and_another_thread_sees_none_of_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_empties_the_workspace_and_only_its_starter_may_do_it() {
-    let s = start(|_| {}).await;
+    let s = start(one_shot).await;
     let alice = s.fake.user("alice", &[]);
     let bob = s.fake.user("bob", &[]);
     let (reply, _) = s
@@ -212,7 +218,11 @@ async fn reset_empties_the_workspace_and_only_its_starter_may_do_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_over_the_quota_saves_nothing_and_says_so() {
-    let s = start(|c| c.workspaces.quota = ByteSize(1 << 20)).await;
+    let s = start(|c| {
+        one_shot(c);
+        c.workspaces.quota = ByteSize(1 << 20);
+    })
+    .await;
     let alice = s.fake.user("alice", &[]);
     let (reply, _) = s
         .run(&alice, THREAD, "open('keep.txt', 'w').write('original')")
@@ -268,7 +278,11 @@ async fn a_run_over_the_quota_saves_nothing_and_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_workspace_expires_after_its_ttl() {
     const TTL: Duration = Duration::from_secs(2);
-    let s = start(|c| c.workspaces.ttl = HumanDuration::from(TTL)).await;
+    let s = start(|c| {
+        one_shot(c);
+        c.workspaces.ttl = HumanDuration::from(TTL);
+    })
+    .await;
     let alice = s.fake.user("alice", &[]);
     for (thread, name) in [(THREAD, "notes.txt"), (OTHER_THREAD, "other.txt")] {
         let (reply, _) = s
@@ -330,7 +344,7 @@ async fn an_idle_workspace_expires_after_its_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn symlinks_written_by_a_run_are_not_synced_back() {
-    let s = start(|_| {}).await;
+    let s = start(one_shot).await;
     let alice = s.fake.user("alice", &[]);
     let (reply, call) = s
         .run(

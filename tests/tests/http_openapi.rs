@@ -15,6 +15,10 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/v1/languages"),
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/runs"),
+    ("POST", "/v1/sessions"),
+    ("POST", "/v1/sessions/{id}/cells"),
+    ("GET", "/v1/sessions/{id}"),
+    ("DELETE", "/v1/sessions/{id}"),
     ("POST", "/v1/ai/explain"),
     ("POST", "/v1/ai/fix"),
     ("POST", "/v1/ai/ask"),
@@ -47,21 +51,28 @@ async fn document_parses_and_lists_every_route() {
     assert_eq!(documented, served);
 
     // Each documented route really answers (not 404/405), and an undocumented one does not.
+    // A session path with an unknown id answers 404 with `session_not_found`, never the router's.
     for (method, path) in &documented {
+        let templated = path.contains("{id}");
+        let url = server.url(&path.replace("{id}", "no-such-session"));
         let req = match method.as_str() {
-            "GET" => client().get(server.url(path)),
-            "POST" => client().post(server.url(path)).json(&json!({})),
+            "GET" => client().get(url),
+            "POST" if templated => client().post(url).json(&json!({"code": "1"})),
+            "POST" => client().post(url).json(&json!({})),
+            "DELETE" => client().delete(url),
             other => panic!("unexpected method {other}"),
         };
-        let status = req
-            .bearer_auth(MEMBER_KEY)
-            .send()
-            .await
-            .expect("request")
-            .status();
+        let resp = req.bearer_auth(MEMBER_KEY).send().await.expect("request");
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let routed = if templated && status == 404 {
+            body["error"] == "session_not_found"
+        } else {
+            status != 404 && status != 405
+        };
         assert!(
-            status != 404 && status != 405,
-            "{method} {path} is documented but answers {status}"
+            routed,
+            "{method} {path} is documented but answers {status} {body}"
         );
     }
     let (status, _) = get(&server, Some(MEMBER_KEY), "/v1/run").await;

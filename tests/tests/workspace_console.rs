@@ -74,25 +74,26 @@ fn csv_to_pandas_to_plot_then_restart_then_reset() {
         "{first}"
     );
 
-    // A new console process on the same data dir still has the files; the run sees them and
-    // unchanged files are not attached again.
+    // A new console process on the same data dir still has the files; a one-shot run sees them
+    // and unchanged files are not attached again. The first console's exit parked its notebook
+    // session into the workspace (`.session/state.pkl`), so `!reset` removes three files.
     let second = console(
         dir.path(),
         concat!(
-            "!run py `import os; print(sorted(os.listdir('.')))`\n",
+            "!run --fresh py `import os; print(sorted(os.listdir('.')))`\n",
             "!reset\n",
-            "!run py `import os; print(sorted(os.listdir('.')))`\n",
+            "!run --fresh py `import os; print(sorted(os.listdir('.')))`\n",
             "!files\n",
         ),
     );
     println!("{second}");
     assert!(
-        second.contains("['main.py', 'plot.png', 'sales.csv']"),
+        second.contains("['.session', 'main.py', 'plot.png', 'sales.csv']"),
         "{second}"
     );
     assert!(!second.contains("📎 plot.png"), "{second}");
     assert!(
-        second.contains("🗑️ workspace cleared: removed 2 files"),
+        second.contains("🗑️ workspace cleared: removed 3 files"),
         "{second}"
     );
     assert!(second.contains("['main.py']"), "{second}");

@@ -30,6 +30,10 @@ pub struct Cli {
     /// Log format on stderr. The level comes from RUST_LOG (default: info).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// Show the INFO log lines in the console too (by default the console, a conversation,
+    /// shows only warnings and errors; RUST_LOG overrides both).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -120,10 +124,21 @@ pub struct RunArgs {
     pub args: Vec<String>,
 }
 
-/// Set up tracing on stderr; RUST_LOG sets the level.
-pub fn init_logging(format: LogFormat) {
+/// Whether this command line starts the console (explicitly, or by default without a token).
+pub fn starts_console(cli: &Cli) -> bool {
+    match &cli.command {
+        Some(Command::Console { .. }) => true,
+        None => std::env::var_os("DISCORD_TOKEN").is_none(),
+        Some(_) => false,
+    }
+}
+
+/// Set up tracing on stderr; RUST_LOG sets the level (default: info, and warn in the console
+/// unless `-v`, so its conversation is not interleaved with log lines).
+pub fn init_logging(format: LogFormat, quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

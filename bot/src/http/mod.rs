@@ -11,6 +11,7 @@ mod metrics;
 mod pipeline_backend;
 mod routes;
 mod runs;
+mod sessions;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub languages: Arc<Vec<LanguageInfo>>,
     /// The MCP server mounted at `/mcp`, when the API runs on a pipeline.
     pub mcp: Option<crate::mcp::CodeRunnerMcp>,
+    /// The pipeline behind the API when it runs locally (notebook sessions live there).
+    pub pipeline: Option<Arc<Pipeline>>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             languages: Arc::new(languages),
             mcp: None,
+            pipeline: None,
         })
     }
 }
@@ -79,6 +83,7 @@ pub async fn serve_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let mut state = AppState::new(config, backend).await?;
+    state.pipeline = mcp_pipeline.clone();
     state.mcp = mcp_pipeline.map(|pipeline| {
         crate::mcp::CodeRunnerMcp::new(
             pipeline,

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 
 use super::error::ApiError;
-use super::{ai, auth, languages, runs, AppState};
+use super::{ai, auth, languages, runs, sessions, AppState};
 
 /// Every (method, path) the router serves; kept equal to the router and to `openapi.json` by tests.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -17,6 +17,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/languages"),
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/runs"),
+    ("POST", "/v1/sessions"),
+    ("POST", "/v1/sessions/{id}/cells"),
+    ("GET", "/v1/sessions/{id}"),
+    ("DELETE", "/v1/sessions/{id}"),
     ("POST", "/v1/ai/explain"),
     ("POST", "/v1/ai/fix"),
     ("POST", "/v1/ai/ask"),
@@ -34,6 +38,12 @@ pub fn router(state: AppState) -> Router {
     let max_body = usize::try_from(state.config.http.max_body.bytes()).unwrap_or(usize::MAX);
     let mut with_key = Router::new()
         .route("/v1/runs", post(runs::create))
+        .route("/v1/sessions", post(sessions::create))
+        .route("/v1/sessions/{id}/cells", post(sessions::run_cell))
+        .route(
+            "/v1/sessions/{id}",
+            get(sessions::get).delete(sessions::delete),
+        )
         .route("/v1/ai/{command}", post(ai::handle))
         .route("/v1/languages", get(languages::list))
         .route("/v1/openapi.json", get(openapi))
@@ -155,6 +165,7 @@ mod tests {
             metrics: Arc::new(Metrics::default()),
             languages: Arc::new(Vec::new()),
             mcp: None,
+            pipeline: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -187,20 +198,29 @@ mod tests {
         let client = reqwest::Client::new();
         for (method, path) in ROUTES {
             // An AI route reaches the backend, and Echo (like any backend without a pipeline)
-            // answers it with 503 `ai_off`; a route that was not served would be 404/405.
+            // answers it with 503 `ai_off`; without a local pipeline the session routes are
+            // served but say there are none (501); a route that was not served would be 404/405.
             let ai = path.starts_with("/v1/ai/");
             let body = if ai {
                 json!({"language": "python", "code": "print(1)", "question": "add two numbers"})
             } else {
                 json!({"language": "python", "files": [{"name": "a.py", "content": ""}]})
             };
+            let url = format!("{base}{}", path.replace("{id}", "x"));
             let req = match *method {
-                "GET" => client.get(format!("{base}{path}")),
-                "POST" => client.post(format!("{base}{path}")).json(&body),
+                "GET" => client.get(url),
+                "DELETE" => client.delete(url),
+                "POST" => client.post(url).json(&body),
                 other => panic!("unexpected method {other}"),
             };
             let status = req.bearer_auth("test").send().await.expect("send").status();
-            let expected = if ai { 503 } else { 200 };
+            let expected = if ai {
+                503
+            } else if path.starts_with("/v1/sessions") {
+                501
+            } else {
+                200
+            };
             assert_eq!(status, expected, "{method} {path}");
         }
         // And the router serves nothing else: other paths and methods are JSON 404/405.

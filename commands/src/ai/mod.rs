@@ -349,6 +349,47 @@ impl Pipeline {
         Ok(outcome)
     }
 
+    /// In a notebook session, `!ask`'s Python runs as a cell: it sees (and leaves) the session's
+    /// variables, like the asker's own `!run py` there. `None`: no session here.
+    async fn ask_as_cell(
+        &self,
+        ctx: &Ctx,
+        lang_name: &str,
+        code: &str,
+        stdin: &str,
+        ai_call: Option<i64>,
+        progress: &dyn Progress,
+    ) -> Option<Result<RunOutcome, Refusal>> {
+        if lang_name != "python" {
+            return None;
+        }
+        let mut record = audit_base(&ctx.who, &ctx.place);
+        record.tier = Some(ctx.tier.clone());
+        record.language = Some(lang_name.to_string());
+        record.code = Some(code.to_string());
+        record.ai_call = ai_call;
+        let user_slot = match self.user_slot(&ctx.who) {
+            Ok(slot) => slot,
+            Err(refusal) => return Some(Err(refusal)),
+        };
+        let outcome = self
+            .cell_for_model(
+                &ctx.who,
+                &ctx.place,
+                code,
+                stdin,
+                &ctx.limits,
+                &mut record,
+                progress,
+            )
+            .await?;
+        drop(user_slot);
+        if outcome.is_ok() {
+            self.write_audit(record).await;
+        }
+        Some(outcome)
+    }
+
     async fn explain(
         &self,
         ctx: &Ctx,
@@ -432,9 +473,16 @@ impl Pipeline {
         let Some(code) = prompt::first_code_block(&answer.text) else {
             return Err(model_refusal(&AiError::NoCode));
         };
-        let outcome = self
-            .run_model_code(ctx, &name, &lang, &code, &req.stdin, call, progress)
-            .await?;
+        let outcome = match self
+            .ask_as_cell(ctx, &name, &code, &req.stdin, call, progress)
+            .await
+        {
+            Some(outcome) => outcome?,
+            None => {
+                self.run_model_code(ctx, &name, &lang, &code, &req.stdin, call, progress)
+                    .await?
+            }
+        };
         let mut out = AiOutcome::new(ctx, client.model(), &name);
         out.explanation = Some(prompt::prose(&answer.text)).filter(|s| !s.is_empty());
         out.code = Some(code);

@@ -29,6 +29,10 @@ pub enum Command {
     },
     Files,
     Reset,
+    /// `!session`: the thread's notebook session.
+    Session,
+    /// `!restart`: a new interpreter, the files kept.
+    Restart,
     /// `!explain`, `!fix`, `!tests`: about the asker's last run (or the one replied to).
     Explain,
     Fix,
@@ -45,6 +49,8 @@ pub enum Command {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFlags {
     pub privileged: bool,
+    /// `--fresh`: one-shot even where `!run py` is a session cell.
+    pub fresh: bool,
     pub timeout: Option<Duration>,
     /// Bytes.
     pub memory: Option<u64>,
@@ -74,7 +80,7 @@ pub struct RunCommand {
 /// Why a `!run` message could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error("unknown flag `{0}`; the flags are --privileged, --timeout=SECS, --memory=SIZE and --env=SET, written before the language")]
+    #[error("unknown flag `{0}`; the flags are --privileged, --fresh, --timeout=SECS, --memory=SIZE and --env=SET, written before the language")]
     UnknownFlag(String),
     #[error("`{flag}` needs {what}, e.g. `{example}`")]
     BadFlagValue {
@@ -125,6 +131,8 @@ pub fn parse(prefix: &str, text: &str) -> Option<Command> {
         },
         "files" => Command::Files,
         "reset" => Command::Reset,
+        "session" => Command::Session,
+        "restart" => Command::Restart,
         "explain" => Command::Explain,
         "fix" => Command::Fix,
         "tests" => Command::Tests,
@@ -240,6 +248,7 @@ fn parse_flag(word: &str, flags: &mut RunFlags) -> Result<(), ParseError> {
     };
     match (name.as_str(), value) {
         ("--privileged", None) => flags.privileged = true,
+        ("--fresh", None) => flags.fresh = true,
         ("--timeout", Some(v)) => {
             flags.timeout = Some(parse_duration(v).ok_or_else(|| ParseError::BadFlagValue {
                 flag: "--timeout".into(),

@@ -20,7 +20,7 @@ use super::{
     caps, landlock, mounts, namespaces, read_to_end_bounded, rlimits, send, workdir_tmpfs, Context,
     SetupError,
 };
-use crate::protocol::{HelperSpec, Isolation, Report};
+use crate::protocol::{HelperSpec, Isolation, ProgramStdin, Report};
 use crate::seccomp::unpack;
 
 /// The id the program gets inside its nested user namespace in rootless mode.
@@ -46,7 +46,10 @@ pub(crate) fn run(spec: &HelperSpec, stdin: &[u8], control: &mut File) -> Result
             .map(String::as_str),
     )?;
     let seccomp: Vec<_> = spec.seccomp.iter().map(|p| unpack(p)).collect();
-    let stdin_fd = stdin_memfd(stdin)?;
+    let stdin_fd = match spec.stdin {
+        ProgramStdin::Memfd => stdin_memfd(stdin)?,
+        ProgramStdin::Fd3 => inherited_socket(3)?,
+    };
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe2".into())?;
     let workdir = if spec.workdir_handle {
         Some(workdir_tmpfs::open_handle(&spec.workdir_host)?)
@@ -340,6 +343,24 @@ pub(crate) fn stdin_memfd(bytes: &[u8]) -> Result<OwnedFd, SetupError> {
         }
     }
     Ok(OwnedFd::from(file))
+}
+
+/// Take over an fd the parent passed (a session's socket), refusing anything but a socket so a
+/// confused parent cannot hand the program one of the helper's own files.
+fn inherited_socket(fd: RawFd) -> Result<OwnedFd, SetupError> {
+    // SAFETY: fstat fills the struct we pass; a bad fd only makes it fail.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(SetupError(format!(
+            "fd {fd} is not the session socket the parent should have passed"
+        )));
+    }
+    // SAFETY: fd is open (fstat succeeded) and nothing else in the helper owns it; close on exec,
+    // so only the program's dup onto fd 0 survives its execve.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        Ok(<OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd))
+    }
 }
 
 fn dup_onto(fd: RawFd, target: RawFd) -> Result<(), SetupError> {

@@ -61,37 +61,7 @@ impl BotProcess {
 
     /// Like `start`, keeping `dir` (which may hold the config's data_dir) alive with the process.
     pub fn start_in(dir: tempfile::TempDir, config: &Config, token: Option<&str>) -> BotProcess {
-        let path = dir.path().join("coderunner.yaml");
-        // JSON is YAML: serialise the typed config rather than editing YAML text.
-        let file = ConfigFile {
-            config: config.clone(),
-        };
-        let text = serde_json::to_string_pretty(&file).expect("config serialises");
-        std::fs::write(&path, text).expect("write config");
-        let log = dir.path().join("bot.log");
-        let log_file = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(coderunner_bin());
-        cmd.arg("--config")
-            .arg(&path)
-            .arg("discord")
-            .env("RUST_LOG", "info,coderunner=debug,serenity=warn,poise=warn")
-            .env_remove("DISCORD_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log_file));
-        if let Some(token) = token {
-            cmd.env(&config.discord.token_env, token);
-        }
-        // The usual umask, whatever the test runner's: files the bot means to keep private must
-        // be private by their own modes, not because the umask happened to be 077.
-        // SAFETY: umask(2) is async-signal-safe and touches nothing of the parent's memory.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                libc::umask(0o022);
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("start coderunner discord");
+        let (child, log) = spawn(dir.path(), "bot.log", config, token);
         BotProcess {
             child,
             log,
@@ -99,9 +69,25 @@ impl BotProcess {
         }
     }
 
+    /// Stop the bot gracefully (SIGTERM, as a deployment would) and start it again on the same
+    /// directory, so its data (workspaces, parked sessions) carries over. The log of the new
+    /// process goes to a new file; `log()` shows both.
+    pub fn restart(&mut self, config: &Config, token: Option<&str>) -> Option<ExitStatus> {
+        self.terminate();
+        let status = self.wait_exit(WAIT);
+        let before = self.log();
+        let (child, log) = spawn(self._dir.path(), "bot-restarted.log", config, token);
+        let _ = std::fs::write(self._dir.path().join("bot-before-restart.log"), before);
+        self.child = child;
+        self.log = log;
+        status
+    }
+
     /// Everything the bot logged so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let before = std::fs::read_to_string(self._dir.path().join("bot-before-restart.log"))
+            .unwrap_or_default();
+        before + &std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Whether the process is still running.
@@ -132,6 +118,47 @@ impl BotProcess {
             }
         }
     }
+}
+
+/// Write `config` into `dir` and start `coderunner discord` with it, logging to `log_name`.
+fn spawn(
+    dir: &std::path::Path,
+    log_name: &str,
+    config: &Config,
+    token: Option<&str>,
+) -> (Child, PathBuf) {
+    let path = dir.join("coderunner.yaml");
+    // JSON is YAML: serialise the typed config rather than editing YAML text.
+    let file = ConfigFile {
+        config: config.clone(),
+    };
+    let text = serde_json::to_string_pretty(&file).expect("config serialises");
+    std::fs::write(&path, text).expect("write config");
+    let log = dir.join(log_name);
+    let log_file = std::fs::File::create(&log).expect("log file");
+    let mut cmd = Command::new(coderunner_bin());
+    cmd.arg("--config")
+        .arg(&path)
+        .arg("discord")
+        .env("RUST_LOG", "info,coderunner=debug,serenity=warn,poise=warn")
+        .env_remove("DISCORD_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file));
+    if let Some(token) = token {
+        cmd.env(&config.discord.token_env, token);
+    }
+    // The usual umask, whatever the test runner's: files the bot means to keep private must
+    // be private by their own modes, not because the umask happened to be 077.
+    // SAFETY: umask(2) is async-signal-safe and touches nothing of the parent's memory.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("start coderunner discord");
+    (child, log)
 }
 
 impl Drop for BotProcess {

@@ -312,13 +312,24 @@ impl FakeDiscord {
 
     /// Wait until the bot has identified and its commands were registered (poise's setup ran).
     pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        self.wait_ready_after(0, 0, timeout).await
+    }
+
+    /// How many times a bot became ready so far (to wait for the next one after a restart).
+    pub fn ready_count(&self) -> u32 {
+        *self.state.ready.borrow()
+    }
+
+    /// Wait until a bot became ready more than `count` times and registered its commands after
+    /// call `mark`: a restarted bot is connected again.
+    pub async fn wait_ready_after(&self, count: u32, mark: usize, timeout: Duration) -> bool {
         let mut ready = self.state.ready.subscribe();
-        let identified = tokio::time::timeout(timeout, ready.wait_for(|n| *n > 0))
+        let identified = tokio::time::timeout(timeout, ready.wait_for(|n| *n > count))
             .await
             .is_ok_and(|r| r.is_ok());
         identified
             && self
-                .wait_call(0, timeout, |c| {
+                .wait_call(mark, timeout, |c| {
                     c.method == "PUT" && c.path.ends_with("/commands")
                 })
                 .await

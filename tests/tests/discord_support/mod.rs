@@ -22,6 +22,7 @@ pub struct Setup {
     pub bot: BotProcess,
     pub workspaces: PathBuf,
     pub data_dir: PathBuf,
+    pub config: Config,
 }
 
 /// Start the bot with workspaces on (the defaults: per thread), the safety net's runner settings,
@@ -53,10 +54,25 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Setup {
         bot,
         workspaces,
         data_dir,
+        config,
     }
 }
 
 impl Setup {
+    /// Stop the bot gracefully and start it again on the same data; returns once it is
+    /// connected again and whether the first process exited cleanly.
+    pub async fn restart(&mut self) -> bool {
+        let count = self.fake.ready_count();
+        let mark = self.fake.mark();
+        let status = self.bot.restart(&self.config, Some(TEST_TOKEN));
+        assert!(
+            self.fake.wait_ready_after(count, mark, WAIT).await,
+            "the restarted bot never became ready; log:\n{}",
+            self.bot.log()
+        );
+        status.is_some_and(|s| s.success())
+    }
+
     /// `who` posts `content` (with `attachments`) in `channel`; returns the bot's reply to it.
     pub async fn ask(
         &self,

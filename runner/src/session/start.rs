@@ -1,0 +1,322 @@
+//! Starting a session: the same sandbox as a run (uid, cgroup, namespaces, seccomp, Landlock,
+//! no network, a capped tmpfs workdir holding the workspace's files), with the kernel as its
+//! program and a socket to it as its fd 0. This is the one function a warm Python zygote will
+//! replace (a fork that confines itself instead of a fresh helper).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use coderunner_config::MemoryStrategy;
+use tokio::io::AsyncReadExt;
+
+use super::{streams::Streams, wire, Kernel, Session, SessionSpec};
+use crate::cgroup::{CgroupLimits, RunCgroup};
+use crate::files;
+use crate::output::Stream;
+use crate::plan::{self, Placeholders};
+use crate::protocol::{
+    encode_frame, HelperSpec, Isolation, Network, ProgramStdin, Report, Rlimits,
+};
+use crate::workdir::Workdir;
+use crate::{LocalRunner, RunnerError};
+
+/// The kernel, run with `python3 -c`.
+const KERNEL: &str = include_str!("kernel.py");
+/// Same caps as a run's (see local.rs).
+const TMPFS_INODES: u64 = 16_384;
+const STACK_BYTES: u64 = 8 << 20;
+const HELPER_PIDS: u64 = 2;
+/// The session's RLIMIT_CPU: the host bounds each cell's CPU time itself, this only bounds a
+/// session nobody stops (a day of CPU).
+const SESSION_CPU_SECS: u64 = 24 * 3600;
+/// How long the kernel may take to say it is ready (Python's start, cold).
+const READY_WITHIN: Duration = Duration::from_secs(15);
+
+#[derive(serde::Deserialize)]
+struct Ready {
+    ready: bool,
+    #[serde(default)]
+    python: String,
+}
+
+/// Start a session sandbox for `spec` on this host.
+pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, RunnerError> {
+    let parts = runner.parts();
+    if let Some(why) = parts.refusal {
+        return Err(RunnerError::InvalidRequest(why.to_string()));
+    }
+    if parts.cgroups.is_none() && spec.language.memory == MemoryStrategy::CgroupOnly {
+        return Err(RunnerError::InvalidRequest(
+            "sessions of this language need a memory cgroup, which this host does not give".into(),
+        ));
+    }
+    files::validate_input_set(spec.files.iter().map(|f| f.path.as_str()))
+        .map_err(|e| RunnerError::InvalidRequest(e.to_string()))?;
+    let limits = &spec.limits;
+    let values = Placeholders::new("main.py", limits.memory.0);
+    let python = spec
+        .language
+        .run
+        .first()
+        .cloned()
+        .ok_or_else(|| RunnerError::InvalidRequest("the language has no run command".into()))?;
+    let mut argv = plan::command(&[python], &values, &[])
+        .map_err(|e| RunnerError::InvalidRequest(format!("python: {}", e.0)))?;
+    // As a one-shot run: no environment, no user site, no bytecode files; unbuffered so output
+    // arrives as it is written. The workdir is on the import path (`-c` puts '' first).
+    argv.extend(["-E", "-s", "-B", "-u", "-c", KERNEL].map(String::from));
+
+    let lease = match parts.uids {
+        Some(pool) => Some(pool.lease()?.ok_or_else(|| {
+            RunnerError::Sandbox("every uid of runner.uid_range is in use".into())
+        })?),
+        None => None,
+    };
+    let (uid, gid) = match (&lease, parts.rootless) {
+        (Some(l), _) => (l.uid, l.uid),
+        (None, Some(ids)) => ids,
+        (None, None) => return Err(RunnerError::Sandbox("no uid for the session".into())),
+    };
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let id = format!(
+        "{}-s{}",
+        parts.owner_tag,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    // Rootless, the parent may not mount: the helper makes the capped tmpfs, as for a run.
+    let workdir = if parts.rootless.is_some() {
+        Workdir::create_detached(parts.helper, limits.workdir_size.0, TMPFS_INODES).await?
+    } else {
+        Workdir::create(
+            parts.runs_dir,
+            &id,
+            limits.workdir_size.0,
+            TMPFS_INODES,
+            lease.as_ref().map(|_| (uid, gid)),
+            true,
+        )?
+    };
+    let owner = parts.rootless.is_none().then_some((uid, gid));
+    files::write_inputs(workdir.path(), &spec.files, owner).map_err(|e| {
+        RunnerError::InvalidRequest(format!(
+            "writing the workspace's files: {e} (are they larger than the workdir?)"
+        ))
+    })?;
+    let cgroup: Option<RunCgroup> = match parts.cgroups {
+        Some(c) => Some(
+            c.create(
+                &id,
+                CgroupLimits {
+                    memory: limits.memory.0,
+                    pids: u64::from(limits.pids) + HELPER_PIDS,
+                    cpus: limits.cpus,
+                },
+            )
+            .map_err(|e| RunnerError::Sandbox(format!("creating the session's cgroup: {e}")))?,
+        ),
+        None => None,
+    };
+    let address_space = (cgroup.is_none() && spec.language.memory == MemoryStrategy::RlimitAs)
+        .then_some(limits.memory.0);
+    let mut env = plan::environment(&spec.language, limits, &values);
+    for (k, v) in &spec.env {
+        env.retain(|(existing, _)| existing != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let helper_spec = HelperSpec {
+        argv,
+        env,
+        isolation: match parts.rootless {
+            Some((outer_uid, outer_gid)) => Isolation::Rootless {
+                outer_uid,
+                outer_gid,
+            },
+            None => Isolation::Root { uid, gid },
+        },
+        // A session never has network, whatever the profile says (`--privileged` never runs in
+        // one).
+        network: Network::Isolated,
+        root_mountpoint: parts.root_mountpoint.to_path_buf(),
+        workdir_host: workdir.helper_source().0,
+        workdir_handle: workdir.helper_source().1,
+        workdir: plan::WORKDIR.into(),
+        ro_binds: parts.layout.binds_for(&spec.language, false),
+        ro_binds_at: Vec::new(),
+        symlinks: parts.layout.symlinks.clone(),
+        files: plan::etc_files(uid, gid, false),
+        tmp_size: limits.tmp_size.0,
+        shm_size: limits.shm_size.0,
+        tmpfs_inodes: TMPFS_INODES,
+        rlimits: Rlimits {
+            cpu_secs: SESSION_CPU_SECS,
+            file_size: limits.file_size.0,
+            open_files: u64::from(limits.open_files),
+            processes: u64::from(limits.pids),
+            stack: STACK_BYTES,
+            address_space,
+        },
+        hostname: "sandbox".into(),
+        landlock: parts.landlock,
+        seccomp: parts.seccomp.to_vec(),
+        stdin: ProgramStdin::Fd3,
+        zygote: false,
+    };
+    let spec_json = serde_json::to_vec(&helper_spec)
+        .map_err(|e| RunnerError::Sandbox(format!("encoding the session spec: {e}")))?;
+
+    let (control_ours, control_theirs) = std::os::unix::net::UnixStream::pair()?;
+    let (kernel_ours, kernel_theirs) = std::os::unix::net::UnixStream::pair()?;
+    let kernel_fd = OwnedFd::from(kernel_theirs);
+    let raw = kernel_fd.as_raw_fd();
+    let mut cmd = tokio::process::Command::new(parts.helper);
+    cmd.arg0(crate::helper::PROGRAM_NAME)
+        .arg("run")
+        .env_clear()
+        .stdin(Stdio::from(OwnedFd::from(control_theirs)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    // SAFETY: dup2 is async-signal-safe; it gives the helper the kernel's socket as fd 3 (dup2
+    // clears close-on-exec on the copy; the original stays close-on-exec).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| {
+        RunnerError::Sandbox(format!(
+            "starting the sandbox helper {}: {e}",
+            parts.helper.display()
+        ))
+    })?;
+    drop(cmd);
+    drop(kernel_fd);
+    let pid = child
+        .id()
+        .ok_or_else(|| RunnerError::Sandbox("the sandbox helper exited at once".into()))?;
+    if let Some(cg) = &cgroup {
+        if let Err(e) = cg.add(pid) {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err(RunnerError::Sandbox(format!(
+                "moving the helper into its cgroup: {e}"
+            )));
+        }
+    }
+    let streams = Streams::default();
+    for (stream, pipe) in [
+        (
+            Stream::Stdout,
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ),
+        (
+            Stream::Stderr,
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ),
+    ] {
+        if let Some(pipe) = pipe {
+            let s = streams.clone();
+            tokio::spawn(async move { s.read_from(stream, pipe).await });
+        }
+    }
+    control_ours.set_nonblocking(true)?;
+    let control = tokio::net::UnixStream::from_std(control_ours)?;
+    let (mut control_r, mut control_w) = control.into_split();
+    let mut frames = Vec::with_capacity(spec_json.len() + 16);
+    encode_frame(&mut frames, &spec_json);
+    encode_frame(&mut frames, &[]);
+    tokio::io::AsyncWriteExt::write_all(&mut control_w, &frames).await?;
+    // The helper's reports: the reaper's pid first, the program's end when the session ends.
+    let (reaper_tx, reaper_rx) = tokio::sync::oneshot::channel();
+    let reports = tokio::spawn(async move {
+        let _keep_open = control_w;
+        let mut buf = Vec::new();
+        let mut reaper_tx = Some(reaper_tx);
+        let mut chunk = [0u8; 4096];
+        loop {
+            match control_r.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if buf.len() > 64 << 10 {
+                break;
+            }
+            if let Some(tx) = reaper_tx.take() {
+                match Report::parse_stream(&buf)
+                    .into_iter()
+                    .find_map(|r| match r {
+                        Report::Reaper { pid } => Some(pid),
+                        _ => None,
+                    }) {
+                    Some(pid) => {
+                        let _ = tx.send(pid);
+                    }
+                    None => reaper_tx = Some(tx),
+                }
+            }
+        }
+        buf
+    });
+
+    kernel_ours.set_nonblocking(true)?;
+    let kernel_sock = tokio::net::UnixStream::from_std(kernel_ours)?;
+    let (kernel_r, kernel_w) = kernel_sock.into_split();
+    let mut replies = wire::spawn_reader(kernel_r);
+    let mut session = Session {
+        id,
+        child,
+        cgroup,
+        workdir,
+        _lease: lease,
+        to_kernel: kernel_w,
+        replies: None,
+        streams,
+        kernel: None,
+        known: spec.files.iter().map(|f| f.path.clone()).collect(),
+        limits: spec.limits.clone(),
+        started,
+        python: String::new(),
+        ended: None,
+        reports: Some(reports),
+    };
+    let ready = tokio::time::timeout(READY_WITHIN, replies.recv()).await;
+    let ready: Option<Ready> = match ready {
+        Ok(Some(frame)) => wire::decode(&frame),
+        _ => None,
+    };
+    match ready {
+        Some(r) if r.ready => session.python = r.python,
+        _ => {
+            let why = session.setup_failure().await;
+            session.close().await;
+            return Err(RunnerError::Sandbox(why));
+        }
+    }
+    session.replies = Some(replies);
+    if let Ok(Ok(reaper)) = tokio::time::timeout(Duration::from_secs(2), reaper_rx).await {
+        session.kernel = Kernel::find(reaper);
+    }
+    if session.kernel.is_none() {
+        tracing::warn!(
+            "a session kernel's pid was not found: cells past their time end the session at once"
+        );
+    }
+    tracing::debug!(
+        session = %session.id,
+        start_ms = started.elapsed().as_millis() as u64,
+        "session started"
+    );
+    Ok(session)
+}
