@@ -203,7 +203,10 @@ impl Pipeline {
                 fmt::plural(ahead, "cell", "cells")
             ));
         }
-        let mut turn = sessions.turn(key, ws, &msg.who).await;
+        let mut turn = match msg.message {
+            Some(id) => sessions.turn_in_order(key, ws, &msg.who, id).await,
+            None => sessions.turn(key, ws, &msg.who).await,
+        };
         let (permit, queue_ms) = self.admit(progress).await?;
         let reply = sessions
             .run_cell(

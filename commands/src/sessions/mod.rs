@@ -5,7 +5,7 @@
 //! A session's files are its workspace's: written in at start, synced back after every cell,
 //! and its parked state is a workspace file (so it counts against the quota and its TTL).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use coderunner_runner::session::{
     Cell, CellOutcome, Session, SessionSpec, SessionStarter, Variable, STATE_FILE,
 };
 use coderunner_runner::{InputFile, RunOutcome};
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use tokio::sync::{Mutex as AsyncMutex, Notify, OwnedMutexGuard};
 
 mod direct;
 
@@ -57,6 +57,10 @@ struct Slot {
     workspace: String,
     state: Arc<AsyncMutex<Option<Live>>>,
     waiting: AtomicUsize,
+    /// Message ids of chat cells waiting for their turn in send order (see `turn_in_order`).
+    tickets: Mutex<BTreeSet<u64>>,
+    /// Told whenever a ticket leaves `tickets`.
+    ticket_done: Notify,
     last_used: Mutex<Instant>,
     owner: Mutex<Identity>,
 }
@@ -73,6 +77,13 @@ impl Slot {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .elapsed()
+    }
+    fn first_ticket(&self) -> Option<u64> {
+        self.tickets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .first()
+            .copied()
     }
     fn owner(&self) -> Identity {
         self.owner
@@ -95,8 +106,28 @@ pub struct SessionManager {
 pub struct Turn {
     slot: Arc<Slot>,
     guard: OwnedMutexGuard<Option<Live>>,
+    // Dropped after `guard`: the next ticket is told only once the session is free.
+    _ticket: Option<Ticket>,
     _in_line: InLine,
 }
+
+/// A chat cell's place in its session's send order, from its message id.
+struct Ticket(Arc<Slot>, u64);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0
+            .tickets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.1);
+        self.0.ticket_done.notify_waiters();
+    }
+}
+
+/// How long a chat cell waits for messages sent just before it to reach their turn first: a
+/// frontend handles each message in a task of its own, so two sent at once may arrive swapped.
+const SEND_ORDER_WINDOW: Duration = Duration::from_millis(100);
 
 /// A cell counted in its session's line from the moment it asks for its turn until its turn
 /// ends (also when the asking is abandoned), so `ahead` counts the running cell too.
@@ -135,6 +166,8 @@ impl SessionManager {
                 workspace: workspace.to_string(),
                 state: Arc::new(AsyncMutex::new(None)),
                 waiting: AtomicUsize::new(0),
+                tickets: Mutex::new(BTreeSet::new()),
+                ticket_done: Notify::new(),
                 last_used: Mutex::new(Instant::now()),
                 owner: Mutex::new(who.clone()),
             })
@@ -179,6 +212,44 @@ impl SessionManager {
         Turn {
             slot,
             guard,
+            _ticket: None,
+            _in_line: in_line,
+        }
+    }
+
+    /// Like [`SessionManager::turn`] for a chat message with an id that grows with send time
+    /// (a Discord snowflake): cells sent at once run in the order they were sent, not in the
+    /// order their tasks happened to reach this point.
+    pub async fn turn_in_order(
+        &self,
+        key: &str,
+        workspace: &str,
+        who: &Identity,
+        order: u64,
+    ) -> Turn {
+        let slot = self.slot(key, workspace, who);
+        slot.waiting.fetch_add(1, Ordering::AcqRel);
+        let in_line = InLine(Arc::clone(&slot));
+        slot.tickets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(order);
+        let ticket = Ticket(Arc::clone(&slot), order);
+        tokio::time::sleep(SEND_ORDER_WINDOW).await;
+        loop {
+            let done = slot.ticket_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if slot.first_ticket() == Some(order) {
+                break;
+            }
+            done.await;
+        }
+        let guard = Arc::clone(&slot.state).lock_owned().await;
+        Turn {
+            slot,
+            guard,
+            _ticket: Some(ticket),
             _in_line: in_line,
         }
     }
