@@ -129,6 +129,21 @@ struct Ctx {
     kind: AiKind,
 }
 
+/// The audit row of a run of model-written code, caused by the AI call `ai_call`.
+fn model_run_record(
+    ctx: &Ctx,
+    lang_name: &str,
+    code: &str,
+    ai_call: Option<i64>,
+) -> crate::AuditRecord {
+    let mut record = audit_base(&ctx.who, &ctx.place);
+    record.tier = Some(ctx.tier.clone());
+    record.language = Some(lang_name.to_string());
+    record.code = Some(code.to_string());
+    record.ai_call = ai_call;
+    record
+}
+
 fn succeeded(o: &RunOutcome) -> bool {
     o.status == RunStatus::Exited && o.exit_code == Some(0)
 }
@@ -299,11 +314,7 @@ impl Pipeline {
         ai_call: Option<i64>,
         progress: &dyn Progress,
     ) -> Result<RunOutcome, Refusal> {
-        let mut record = audit_base(&ctx.who, &ctx.place);
-        record.tier = Some(ctx.tier.clone());
-        record.language = Some(lang_name.to_string());
-        record.code = Some(code.to_string());
-        record.ai_call = ai_call;
+        let mut record = model_run_record(ctx, lang_name, code, ai_call);
         let user_slot = self.user_slot(&ctx.who)?;
         let mut files = vec![InputFile {
             path: lang.file.clone(),
@@ -363,11 +374,7 @@ impl Pipeline {
         if lang_name != "python" {
             return None;
         }
-        let mut record = audit_base(&ctx.who, &ctx.place);
-        record.tier = Some(ctx.tier.clone());
-        record.language = Some(lang_name.to_string());
-        record.code = Some(code.to_string());
-        record.ai_call = ai_call;
+        let mut record = model_run_record(ctx, lang_name, code, ai_call);
         let user_slot = match self.user_slot(&ctx.who) {
             Ok(slot) => slot,
             Err(refusal) => return Some(Err(refusal)),

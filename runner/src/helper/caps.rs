@@ -9,7 +9,23 @@ const MAX_CAP: libc::c_ulong = 63;
 /// Empty the bounding set and the ambient set. Needs CAP_SETPCAP, so it runs before the uid
 /// drop (root mode) or right after entering the nested user namespace (rootless).
 pub(crate) fn drop_bounding_and_ambient() -> Result<(), SetupError> {
+    bound_to_and_clear_ambient(&[])
+}
+
+/// Keep only `keep` (capability numbers) in the bounding, effective and permitted sets, with
+/// empty ambient and inheritable sets: the warm pool's zygote (see exec.rs). Root's execve then
+/// grants it exactly `keep` again, the bounding set capping what a uid-0 exec receives.
+pub(crate) fn keep_only(keep: &[u32]) -> Result<(), SetupError> {
+    bound_to_and_clear_ambient(keep)?;
+    capset(keep.iter().fold(0u64, |m, k| m | 1u64 << k))
+}
+
+/// Drop every capability but `keep` from the bounding set, and empty the ambient set.
+fn bound_to_and_clear_ambient(keep: &[u32]) -> Result<(), SetupError> {
     for cap in 0..=MAX_CAP {
+        if keep.iter().any(|k| libc::c_ulong::from(*k) == cap) {
+            continue;
+        }
         // SAFETY: prctl with documented integer arguments.
         if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
             let e = std::io::Error::last_os_error();
@@ -21,46 +37,6 @@ pub(crate) fn drop_bounding_and_ambient() -> Result<(), SetupError> {
             )));
         }
     }
-    // SAFETY: as above.
-    let rc = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
-    if rc != 0 {
-        return Err(SetupError(format!(
-            "clearing the ambient capabilities: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    Ok(())
-}
-
-/// Keep only `keep` (capability numbers) in the bounding, effective and permitted sets, with
-/// empty ambient and inheritable sets: the warm pool's zygote (see exec.rs). Root's execve then
-/// grants it exactly `keep` again, the bounding set capping what a uid-0 exec receives.
-pub(crate) fn keep_only(keep: &[u32]) -> Result<(), SetupError> {
-    for cap in 0..=MAX_CAP {
-        if keep.iter().any(|k| libc::c_ulong::from(*k) == cap) {
-            continue;
-        }
-        // SAFETY: prctl with documented integer arguments.
-        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINVAL) {
-                break;
-            }
-            return Err(SetupError(format!(
-                "dropping capability {cap} from the bounding set: {e}"
-            )));
-        }
-    }
-    let mask = keep.iter().fold(0u64, |m, k| m | 1u64 << k);
-    capset(mask)?;
     // SAFETY: as above.
     let rc = unsafe {
         libc::prctl(
