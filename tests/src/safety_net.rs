@@ -98,7 +98,6 @@ pub fn runner() -> &'static LocalRunner {
         if !warm_mode() {
             return LocalRunner::new(config()).expect("LocalRunner for the suite");
         }
-        static POOL_RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
         let rt = POOL_RUNTIME.get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -109,10 +108,38 @@ pub fn runner() -> &'static LocalRunner {
         let _entered = rt.enter();
         let mut c = config().clone();
         c.runner.warm_pool = WarmPool::Slots(1);
-        LocalRunner::new(&c)
+        let runner = LocalRunner::new(&c)
             .expect("LocalRunner for the suite")
-            .start_warm_pool_waiting(WARM_SLOT_WAIT)
+            .start_warm_pool_waiting(WARM_SLOT_WAIT);
+        // SAFETY: registers a plain `extern "C" fn` that takes no arguments; libc keeps the
+        // pointer until exit.
+        let registered = unsafe { libc::atexit(shut_the_warm_pool_down_at_exit) };
+        assert_eq!(registered, 0, "atexit for the warm pool's shutdown");
+        runner
     })
+}
+
+/// The warm pass's pool runtime: the pool outlives each test's own runtime.
+static POOL_RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+
+/// The test harness exits without dropping statics, so the pool's ready slots would leave their
+/// workdir mounts behind (the next runner start sweeps them, but the suite must leave the machine
+/// as it found it). Runs at process exit, after every test.
+extern "C" fn shut_the_warm_pool_down_at_exit() {
+    // A panic must not unwind into libc.
+    let _ = std::panic::catch_unwind(|| {
+        if let (Some(rt), Some(runner)) = (POOL_RUNTIME.get(), RUNNER.get()) {
+            rt.block_on(async {
+                let shutdown = runner.shutdown_warm_pool();
+                if tokio::time::timeout(Duration::from_secs(30), shutdown)
+                    .await
+                    .is_err()
+                {
+                    eprintln!("safety_net: the warm pool did not shut down within 30 s");
+                }
+            });
+        }
+    });
 }
 
 /// How long a run of the warm pass waits for its slot (the zygote's preload on a busy host).
