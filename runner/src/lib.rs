@@ -35,7 +35,7 @@ pub use local::{LocalRunner, SandboxSummary};
 pub use mime::guess_mime;
 pub use outcome::{CompileOutcome, OutputFile, RunOutcome, RunStatus};
 pub use packages::PackageMount;
-pub use pool::{PoolReport, ZygoteReport};
+pub use pool::{PoolReport, SlotMemory, ZygoteReport};
 pub use request::{InputFile, RunRequest};
 
 /// Why the runner could not carry out a run at all (as opposed to the program failing).

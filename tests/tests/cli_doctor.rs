@@ -216,7 +216,8 @@ fn doctor_lists_each_language_program() {
 }
 
 /// The warm-pool section (the default config: `auto`, 2 slots per core) reports the zygote's
-/// preload as it went, and memory figures it measured on a live zygote and slot.
+/// preload as it went, and memory figures it measured on a live zygote, a Python slot and a
+/// javascript slot (a whole node, started ahead of its run).
 #[test]
 fn doctor_reports_the_warm_pool_it_measured() {
     let d = doctor();
@@ -233,7 +234,7 @@ fn doctor_reports_the_warm_pool_it_measured() {
         "{section:#?}"
     );
     assert!(
-        section.contains(&"  ready slots in this probe: python 1"),
+        section.contains(&"  ready slots in this probe: python 1, javascript 1"),
         "{section:#?}"
     );
     let zygote = section
@@ -244,35 +245,56 @@ fn doctor_reports_the_warm_pool_it_measured() {
         zygote.starts_with("  python zygote: preload [numpy, pandas, matplotlib]: ok; "),
         "{zygote}"
     );
-    let memory = section
-        .iter()
-        .find(|l| l.starts_with("  memory "))
-        .unwrap_or_else(|| panic!("no memory line: {section:#?}"));
-    // Every figure is measured: the zygote holds pandas (tens of MiB), a slot is smaller but
-    // not empty, and PSS never exceeds RSS.
-    let figures: Vec<f64> = memory
-        .split(' ')
-        .zip(memory.split(' ').skip(1))
-        .filter(|(_, unit)| unit.starts_with("MiB"))
-        .filter_map(|(n, _)| n.parse().ok())
-        .collect();
-    assert_eq!(figures.len(), 6, "{memory}");
-    let [z_rss, z_pss, s_rss, s_pss, s_private, pool_pss] = figures[..] else {
-        unreachable!()
+    let line = |prefix: &str| -> Vec<f64> {
+        let l = section
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line: {section:#?}"));
+        l.split(' ')
+            .zip(l.split(' ').skip(1))
+            .filter(|(_, unit)| unit.starts_with("MiB"))
+            .filter_map(|(n, _)| n.parse().ok())
+            .collect()
     };
-    assert!(z_rss > 30.0 && z_pss > 0.0 && z_pss <= z_rss, "{memory}");
+    // Every figure is measured: the zygote holds pandas (tens of MiB), a Python slot is smaller
+    // but not empty, a javascript slot holds a whole node, and PSS never exceeds RSS.
+    let [z_rss, z_pss] = line("  memory (measured on the zygote")[..] else {
+        panic!("two zygote figures: {section:#?}")
+    };
+    assert!(
+        z_rss > 30.0 && z_pss > 0.0 && z_pss <= z_rss,
+        "{section:#?}"
+    );
     // A slot's RSS counts both of its processes (its reaper and the forked Python), so it may
     // exceed the zygote's; what it adds of its own is its private memory.
+    let [s_rss, s_pss, s_private] = line("  one python slot: ")[..] else {
+        panic!("three python slot figures: {section:#?}")
+    };
     assert!(
         s_rss > 0.0 && s_pss > 0.0 && s_pss <= s_rss && s_private <= s_pss,
-        "{memory}"
+        "{section:#?}"
     );
-    assert!(pool_pss >= z_pss + s_pss, "the estimate adds up: {memory}");
+    let [n_rss, n_pss, n_private] =
+        line("  one javascript slot (a node started ahead of its run): ")[..]
+    else {
+        panic!("three javascript slot figures: {section:#?}")
+    };
     assert!(
-        memory.contains(&format!(
-            "{} slots: {per_core} per kind for python, javascript, bash",
+        n_rss > 20.0 && n_pss <= n_rss && n_private > 10.0 && n_private <= n_pss,
+        "a pre-started node's memory: {section:#?}"
+    );
+    let [pool_pss] = line("  a full pool (")[..] else {
+        panic!("one pool figure: {section:#?}")
+    };
+    assert!(
+        pool_pss >= z_pss + s_pss + n_pss,
+        "the estimate adds up: {section:#?}"
+    );
+    assert!(
+        section.iter().any(|l| l.starts_with(&format!(
+            "  a full pool ({} slots: {per_core} per kind for python, javascript, bash): about PSS ",
             per_core * 3
-        )),
-        "{memory}"
+        ))),
+        "{section:#?}"
     );
 }

@@ -1,8 +1,8 @@
 //! `coderunner doctor`'s warm-pool section: starts the zygote the long-running commands would
-//! keep (it imports `languages.python.preload`) and one Python slot, not the whole pool, and
-//! reports the configured size, the preloaded modules, what the zygote and one slot cost in
-//! memory (RSS and PSS) with the full pool's estimate, its state, and why it is off or cold when
-//! it is; then tears it down.
+//! keep (it imports `languages.python.preload`), one Python slot and one javascript slot (a
+//! node started ahead of its run), not the whole pool, and reports the configured size, the
+//! preloaded modules, what the zygote and one slot of each cost in memory (RSS and PSS) with the
+//! full pool's estimate, its state, and why it is off or cold when it is; then tears it down.
 
 use std::time::Duration;
 
@@ -65,17 +65,43 @@ pub fn render(r: &PoolReport) -> String {
             );
             let slots = r.slots_per_kind * r.starting_kinds.len();
             // Slots share the zygote's pages: measured together, each more slot adds its
-            // private memory (USS), not its PSS (which counts a share of the zygote's).
-            let full = z.pss_bytes
-                + r.slot_pss_bytes
-                + slots.saturating_sub(1) as u64 * r.slot_private_bytes;
+            // private memory (USS), not its PSS (which counts a share of the zygote's). A
+            // javascript slot is a node started ahead of its run: it costs that node's memory.
+            // Kinds not measured here (bash) are counted like a Python slot.
+            let python = r.slot_memory.iter().find(|m| m.language == "python");
+            let mut full = z.pss_bytes;
+            for kind in &r.starting_kinds {
+                let m = r
+                    .slot_memory
+                    .iter()
+                    .find(|m| m.language == *kind)
+                    .or(python);
+                if let Some(m) = m {
+                    full +=
+                        m.pss_bytes + r.slots_per_kind.saturating_sub(1) as u64 * m.private_bytes;
+                }
+            }
             out += &format!(
-                "  memory (measured on the zygote and one slot): zygote RSS {} / PSS {}; one slot RSS {} / PSS {} / private {}; a full pool ({} slots: {} per kind for {}) about PSS {}\n",
+                "  memory (measured on the zygote and one slot per language): zygote RSS {} / PSS {}\n",
                 mib(z.rss_bytes),
                 mib(z.pss_bytes),
-                mib(r.slot_rss_bytes),
-                mib(r.slot_pss_bytes),
-                mib(r.slot_private_bytes),
+            );
+            for m in &r.slot_memory {
+                let what = if m.language == "javascript" {
+                    " (a node started ahead of its run)"
+                } else {
+                    ""
+                };
+                out += &format!(
+                    "  one {} slot{what}: RSS {} / PSS {} / private {}\n",
+                    m.language,
+                    mib(m.rss_bytes),
+                    mib(m.pss_bytes),
+                    mib(m.private_bytes),
+                );
+            }
+            out += &format!(
+                "  a full pool ({} slots: {} per kind for {}): about PSS {}\n",
                 slots,
                 r.slots_per_kind,
                 r.starting_kinds.join(", "),

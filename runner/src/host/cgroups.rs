@@ -145,7 +145,10 @@ fn try_create(mount: &Path, parent: &str) -> Result<(), String> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(format!("cannot create {}: {e}", parent_dir.display())),
     }
-    let probe = parent_dir.join(format!("doctor-probe-{}", std::process::id()));
+    // Unique within the process too: runners made at once (tests, doctor) probe side by side.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = parent_dir.join(format!("doctor-probe-{}-{n}", std::process::id()));
     fs::create_dir(&probe).map_err(|e| format!("cannot create {}: {e}", probe.display()))?;
     fs::remove_dir(&probe)
         .map_err(|e| format!("created but cannot remove {}: {e}", probe.display()))

@@ -7,6 +7,7 @@
 //! (node, bash, ...) execve their command from a slot. Off in rootless mode, without cgroups,
 //! or with `runner.warm_pool: 0`.
 
+mod node;
 mod slot;
 mod spec;
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use coderunner_config::{Language, Profile};
 use tokio::sync::Notify;
 
+pub(crate) use self::node::{PRELOAD as NODE_PRELOAD, PRELOAD_PATH as NODE_PRELOAD_PATH};
 use self::slot::Slot;
 use self::spec::{eligible, Go, Shape};
 use crate::files::{self, Snapshot};
@@ -59,6 +61,18 @@ pub struct PoolReport {
     /// Kinds of run the pool keeps slots for from the start (languages; more are learned from
     /// the runs that come).
     pub starting_kinds: Vec<String>,
+    /// Memory of one ready slot per language (a javascript slot holds a whole node).
+    pub slot_memory: Vec<SlotMemory>,
+}
+
+/// What one ready slot of a language costs, averaged over that language's ready slots.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlotMemory {
+    pub language: String,
+    pub rss_bytes: u64,
+    pub pss_bytes: u64,
+    /// What each more slot of the language adds (USS).
+    pub private_bytes: u64,
 }
 
 /// The zygote's part of [`PoolReport`].
@@ -141,8 +155,10 @@ impl WarmPool {
             ..State::default()
         };
         if let Some(profile) = &profile {
+            // A probe measures a Python slot (a fork of the zygote) and a javascript one (a
+            // node of its own), the two kinds whose memory differs.
             let starting = if probe {
-                &STARTING_LANGUAGES[..1]
+                &STARTING_LANGUAGES[..2]
             } else {
                 STARTING_LANGUAGES
             };
@@ -233,7 +249,16 @@ impl WarmPool {
             .preload_error
             .is_none()
             .then_some(zygote.run_prefix.as_slice());
-        let go = Go::new(req, main, run_argv, in_process);
+        let go = match &slot.node {
+            Some(start) => match node::go(start, req, main, run_argv) {
+                Some(go) => go,
+                None => {
+                    tracing::warn!("a run did not match its warm node slot; it goes cold");
+                    return None;
+                }
+            },
+            None => Go::new(req, main, run_argv, in_process),
+        };
         let owner = Some((slot.uid, slot.uid));
         if let Err(e) = files::write_inputs(slot.workdir.path(), &req.files, owner) {
             return Some(Err(RunnerError::InvalidRequest(format!(
@@ -381,10 +406,19 @@ impl WarmPool {
         let st = self.lock();
         let mut ready: Vec<(String, usize)> = Vec::new();
         let mut slot_pids = Vec::new();
+        let mut by_language: Vec<(String, Vec<i32>, u64)> = Vec::new();
         for s in &st.shapes {
             let slots = st.ready.get(&s.key).map_or(&[][..], Vec::as_slice);
             for slot in slots {
-                slot_pids.extend(slot.pids());
+                let pids = slot.pids();
+                match by_language.iter_mut().find(|(l, _, _)| *l == s.language) {
+                    Some((_, p, n)) => {
+                        p.extend(&pids);
+                        *n += 1;
+                    }
+                    None => by_language.push((s.language.clone(), pids.clone(), 1)),
+                }
+                slot_pids.extend(pids);
             }
             match ready.iter_mut().find(|(l, _)| *l == s.language) {
                 Some((_, n)) => *n += slots.len(),
@@ -410,7 +444,20 @@ impl WarmPool {
         });
         let (slots_rss, slots_pss, slots_uss) = memory_of(&slot_pids);
         let n_slots = ready.iter().map(|(_, n)| *n as u64).sum::<u64>().max(1);
+        let slot_memory = by_language
+            .into_iter()
+            .map(|(language, pids, n)| {
+                let (rss, pss, uss) = memory_of(&pids);
+                SlotMemory {
+                    language,
+                    rss_bytes: rss / n,
+                    pss_bytes: pss / n,
+                    private_bytes: uss / n,
+                }
+            })
+            .collect();
         PoolReport {
+            slot_memory,
             slot_rss_bytes: slots_rss / n_slots,
             slot_pss_bytes: slots_pss / n_slots,
             slot_private_bytes: slots_uss / n_slots,

@@ -13,6 +13,7 @@ use coderunner_config::Profile;
 use nix::fcntl::OFlag;
 use serde::Deserialize;
 
+use super::node::{self, NodeStart};
 use super::spec::{Go, Shape, SlotSpec};
 use crate::cgroup::{CgroupLimits, RunCgroup};
 use crate::local::{Inner, TMPFS_INODES};
@@ -44,6 +45,9 @@ pub(crate) struct Slot {
     pid: i32,
     landlock: Option<String>,
     pub zygote: Arc<Zygote>,
+    /// A javascript slot's node, started ahead of the run, and the memfd that is its stdin.
+    pub node: Option<NodeStart>,
+    stdin: Option<OwnedFd>,
     _lease: UidLease,
 }
 
@@ -99,7 +103,12 @@ impl Slot {
         let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let (sock, theirs) = Channel::pair().map_err(|e| format!("slot socket: {e}"))?;
-        let spec = SlotSpec::new(inner, shape, uid, &zygote.binds);
+        let node = node_start(shape);
+        let exec = match &node {
+            Some(n) => Some(n.exec(u64::from(shape.profile.open_files))?),
+            None => None,
+        };
+        let spec = SlotSpec::new(inner, shape, uid, &zygote.binds, exec);
         let spec = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
         zygote
             .fork(
@@ -123,6 +132,8 @@ impl Slot {
             pid: 0,
             landlock: None,
             zygote,
+            node,
+            stdin: None,
             _lease: lease,
         };
         tokio::time::timeout(SETUP_TIMEOUT, slot.confine())
@@ -161,6 +172,12 @@ impl Slot {
             let kind = parse(&m.bytes)?;
             match kind.kind.as_str() {
                 "landlock" => self.landlock = kind.status,
+                "stdin" if self.node.is_some() => {
+                    self.stdin = Some(m.fds.into_iter().next().ok_or("no stdin memfd")?)
+                }
+                "ready" if self.node.is_some() && self.stdin.is_none() => {
+                    return Err("a node slot got ready without its stdin".into())
+                }
                 "ready" => return Ok(()),
                 "setup_error" => {
                     return Err(kind.message.unwrap_or_else(|| "set-up failed".into()))
@@ -191,8 +208,20 @@ impl Slot {
             self.cgroup = Some(cgroup);
             return Err(Unusable(format!("setting the slot's limits: {e}")));
         }
-        let stdin_fd = crate::helper::exec::stdin_memfd(stdin)
-            .map_err(|e| Unusable(format!("stdin: {}", e.0)))?;
+        // A pre-started node has had its stdin since before it started: fill that one.
+        let stdin_fd = match self.stdin.take() {
+            Some(memfd) => {
+                if let Err(e) = node::fill_stdin(&memfd, stdin) {
+                    self.cgroup = Some(cgroup);
+                    return Err(Unusable(format!("the slot's stdin: {e}")));
+                }
+                None
+            }
+            None => Some(
+                crate::helper::exec::stdin_memfd(stdin)
+                    .map_err(|e| Unusable(format!("stdin: {}", e.0)))?,
+            ),
+        };
         let go_json = serde_json::to_vec(go).map_err(|e| Unusable(e.to_string()))?;
         let capture = Capture::new(limits.output);
         let readers = [
@@ -210,7 +239,8 @@ impl Slot {
             })
         });
         let started = Instant::now();
-        if let Err(e) = self.sock.send(&go_json, &[stdin_fd.as_raw_fd()]) {
+        let fds: Vec<_> = stdin_fd.iter().map(AsRawFd::as_raw_fd).collect();
+        if let Err(e) = self.sock.send(&go_json, &fds) {
             for r in &readers {
                 r.abort();
             }
@@ -281,6 +311,21 @@ impl Slot {
             .as_ref()
             .map(RunCgroup::pids)
             .unwrap_or_default()
+    }
+}
+
+/// The node a slot of `shape` starts ahead of its run, if it is a node language (else the slot
+/// execs the command when the run starts).
+fn node_start(shape: &Shape) -> Option<NodeStart> {
+    if !node::serves(&shape.spec) {
+        return None;
+    }
+    match NodeStart::new(&shape.spec, &shape.profile) {
+        Ok(n) => Some(n),
+        Err(why) => {
+            tracing::warn!(language = %shape.language, "node is not started ahead of runs: {why}");
+            None
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use coderunner_config::{Language, Profile};
 use serde::Serialize;
 
+use super::node::{self, NodeExec};
 use crate::helper::{landlock, rlimits};
 use crate::local::{Inner, HELPER_PIDS, STACK_BYTES, TMPFS_INODES};
 use crate::plan;
@@ -34,6 +35,9 @@ impl Shape {
 
     pub(crate) fn new(language: &str, spec: &Language, profile: &Profile) -> Shape {
         let mut fixed = serde_json::to_value(profile).unwrap_or_default();
+        // A pre-started node already has its heap flag and thread variables, which come from
+        // the memory and CPU share: for it those are fixed when the slot is made.
+        let started_ahead = node::serves(spec);
         if let Some(map) = fixed.as_object_mut() {
             for applied_at_start in [
                 "wall_time",
@@ -43,7 +47,9 @@ impl Shape {
                 "output_files",
                 "output_files_bytes",
             ] {
-                map.remove(applied_at_start);
+                if !(started_ahead && matches!(applied_at_start, "memory" | "cpus")) {
+                    map.remove(applied_at_start);
+                }
             }
         }
         let key = serde_json::json!([language, spec, fixed]).to_string();
@@ -77,9 +83,12 @@ impl Shape {
 }
 
 /// Whether a warm slot may serve `req` at all: no compile stage, no network, no extra
-/// environment, no package set, and a language whose read-only binds the zygote's sandbox has.
+/// environment, no package set, a language whose read-only binds the zygote's sandbox has, and
+/// for a pre-started node, the language's own main file (the one it was started with).
 pub(crate) fn eligible(req: &RunRequest, zygote_binds: &[PathBuf], inner: &Inner) -> bool {
-    req.spec.compile.is_none()
+    let main_is_default = req.main.as_ref().is_none_or(|m| *m == req.spec.file);
+    (main_is_default || !node::serves(&req.spec))
+        && req.spec.compile.is_none()
         && !req.limits.network
         && req.env.is_empty()
         && req.packages.is_none()
@@ -103,6 +112,8 @@ pub(crate) struct SlotSpec {
     pub unmount: Vec<String>,
     pub landlock: Option<LandlockRules>,
     pub seccomp: Vec<Vec<u64>>,
+    /// A javascript slot's node, started before the run (see [`node`]).
+    pub node: Option<NodeExec>,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,7 +126,13 @@ pub(crate) struct LandlockRules {
 impl SlotSpec {
     /// The spec of a slot of `shape` running as `uid`, in a zygote whose sandbox binds
     /// `zygote_binds`. Built from the same pieces as the cold path's helper spec.
-    pub(crate) fn new(inner: &Inner, shape: &Shape, uid: u32, zygote_binds: &[PathBuf]) -> Self {
+    pub(crate) fn new(
+        inner: &Inner,
+        shape: &Shape,
+        uid: u32,
+        zygote_binds: &[PathBuf],
+        node: Option<NodeExec>,
+    ) -> Self {
         let helper = inner.helper_spec(
             &shape.spec,
             &shape.profile,
@@ -125,7 +142,10 @@ impl SlotSpec {
             Vec::new(),
             shape.rlimits(),
         );
-        let rules = landlock::rule_paths(&helper);
+        let mut rules = landlock::rule_paths(&helper);
+        if node.is_some() {
+            rules.read_exec.push(node::PRELOAD_PATH.into());
+        }
         let unmount = zygote_binds
             .iter()
             .filter(|b| !helper.ro_binds.contains(b))
@@ -160,6 +180,7 @@ impl SlotSpec {
                 .get(seccomp::ZYGOTE_FILTERS..)
                 .unwrap_or_default()
                 .to_vec(),
+            node,
         }
     }
 }
@@ -167,11 +188,13 @@ impl SlotSpec {
 /// The message that starts the program of a slot.
 #[derive(Debug, Serialize)]
 pub(crate) struct Go {
-    /// `python`: run the file in the (forked) zygote; `exec`: execve `argv`.
+    /// `python`: run the file in the (forked) zygote; `exec`: execve `argv`; `node`: the slot's
+    /// node, already started, runs its main file with `args`.
     pub mode: &'static str,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
-    /// Python mode: the main file's path in the sandbox, and `sys.argv`.
+    /// Python mode: the main file's path in the sandbox, and `sys.argv`; node mode: the run's
+    /// own arguments.
     pub path: String,
     pub args: Vec<String>,
 }
@@ -207,6 +230,17 @@ impl Go {
             env,
             path: String::new(),
             args: Vec::new(),
+        }
+    }
+
+    /// Start a pre-started node's run: `args` after its main file.
+    pub(crate) fn node(args: Vec<String>) -> Go {
+        Go {
+            mode: "node",
+            argv: Vec::new(),
+            env: Vec::new(),
+            path: String::new(),
+            args,
         }
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct Message {
     pub bytes: Vec<u8>,
     /// The sender's pid in our pid namespace (0 when the sender is not visible here).
     pub pid: Option<i32>,
+    /// File descriptors sent along (closed when dropped unless taken).
+    pub fds: Vec<OwnedFd>,
 }
 
 impl Channel {
@@ -77,7 +79,7 @@ impl Channel {
         Ok(())
     }
 
-    /// Receive the next message (file descriptors sent to us are closed: none are expected).
+    /// Receive the next message, with the file descriptors sent along.
     pub(crate) async fn recv(&self) -> io::Result<Message> {
         loop {
             let mut guard = self.fd.readable().await?;
@@ -92,6 +94,7 @@ impl Channel {
 fn recv_now(fd: RawFd) -> io::Result<Message> {
     let mut buf = vec![0u8; MAX_MESSAGE];
     let mut space = nix::cmsg_space!(libc::ucred, [RawFd; 4]);
+    let mut received = Vec::new();
     let (len, pid) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
         let msg = recvmsg::<UnixAddr>(
@@ -108,7 +111,8 @@ fn recv_now(fd: RawFd) -> io::Result<Message> {
                 ControlMessageOwned::ScmRights(fds) => {
                     for f in fds {
                         // SAFETY: fds the kernel just installed for us; nobody else owns them.
-                        drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(f) });
+                        received
+                            .push(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(f) });
                     }
                 }
                 _ => {}
@@ -117,7 +121,11 @@ fn recv_now(fd: RawFd) -> io::Result<Message> {
         (msg.bytes, pid)
     };
     buf.truncate(len);
-    Ok(Message { bytes: buf, pid })
+    Ok(Message {
+        bytes: buf,
+        pid,
+        fds: received,
+    })
 }
 
 fn set_blocking(fd: &OwnedFd) -> io::Result<()> {

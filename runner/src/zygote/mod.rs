@@ -131,6 +131,11 @@ impl Zygote {
             rlimits,
         );
         spec.zygote = true;
+        // Node slots' preload, in the root every slot shares (see pool/node.rs).
+        spec.files.push((
+            crate::pool::NODE_PRELOAD_PATH.into(),
+            crate::pool::NODE_PRELOAD.into(),
+        ));
         spec.seccomp.truncate(crate::seccomp::ZYGOTE_FILTERS);
         spec.tmpfs_inodes = TMPFS_INODES;
         let binds = spec.ro_binds.clone();

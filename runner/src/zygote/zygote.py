@@ -247,6 +247,9 @@ def program(spec, sock, out_w, err_w):
         os.dup2(err_w, 2)
         os.close(out_w)
         os.close(err_w)
+        node = spec.get("node")
+        if node is not None:
+            node_stdin(sock)
         for name, soft, hard in spec["rlimits"]:
             resource.setrlimit(getattr(resource, name), (soft, hard))
         drop_capabilities()
@@ -260,6 +263,8 @@ def program(spec, sock, out_w, err_w):
             send(sock, {"kind": "landlock", "status": landlock(spec["landlock"])})
         prctl(PR_SET_NO_NEW_PRIVS, 1, what="PR_SET_NO_NEW_PRIVS")
         seccomp(spec["seccomp"])
+        if node is not None:
+            exec_node(node, sock)
         send(sock, {"kind": "ready"})
         msg, fds, _, _ = socket.recv_fds(sock, MAX_MSG, 1)
         if not msg:
@@ -286,6 +291,32 @@ def program(spec, sock, out_w, err_w):
             send(sock, {"kind": "setup_error", "message": msg})
         finally:
             os._exit(127)
+
+
+def node_stdin(sock):
+    """A pre-started node's stdin: the memfd a cold run's helper would make (same name and
+    flags), in place on fd 0 before node starts; coderunner gets it to fill and seal at go."""
+    fd = os.memfd_create("stdin", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    send(sock, {"kind": "stdin"}, [fd])
+    os.dup2(fd, 0)
+    os.close(fd)
+
+
+def exec_node(node, sock):
+    """A javascript slot (runner/src/pool/node.rs): exec node now, confined as the run will be,
+    with the slot socket on node["control_fd"] for its preload (node_bootstrap.js), which says
+    ready, waits for go and closes the socket before main.js runs."""
+    libc.syscall(SYS_CLOSE_RANGE, 3, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
+    fd = node["control_fd"]
+    if sock.fileno() == fd:
+        os.set_inheritable(fd, True)
+    else:
+        os.dup2(sock.fileno(), fd, inheritable=True)
+    os.set_blocking(fd, True)
+    try:
+        os.execve(node["argv"][0], node["argv"], dict(node["env"]))
+    except OSError as e:
+        raise SetupError(f"cannot execute {node['argv'][0]}: {e.strerror}")
 
 
 # ---------------------------------------------------------------- the zygote Z
@@ -448,5 +479,5 @@ def finish(code):
 
 
 _go = serve()
-del serve, slot_child, program, build_run_mounts
+del serve, slot_child, program, build_run_mounts, node_stdin, exec_node
 finish(run_main(_go))
