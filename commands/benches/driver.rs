@@ -45,8 +45,14 @@ fn dispatch(args: &[String]) -> Res<()> {
             exec(&arg(1)?, num(2)?, &cmd)
         }
         "inproc" => with_runtime(inproc(PathBuf::from(arg(1)?), num(2)?)),
-        // spaced HELPER N cold|warm: print(1) in-process, runs 100 ms apart.
-        "spaced" => with_runtime(spaced(PathBuf::from(arg(1)?), num(2)?, arg(3)? == "warm")),
+        // spaced HELPER N cold|warm [python|javascript|bash]: print 1 in-process, runs 100 ms
+        // apart.
+        "spaced" => with_runtime(spaced(
+            PathBuf::from(arg(1)?),
+            num(2)?,
+            arg(3)? == "warm",
+            args.get(4).map_or("python", String::as_str),
+        )),
         "throughput" => with_runtime(throughput(PathBuf::from(arg(1)?), num(2)?, num(3)?)),
         "teardown" => with_runtime(teardown(PathBuf::from(arg(1)?), num(2)?)),
         "pipeline" => with_runtime(pipeline(PathBuf::from(arg(1)?), num(2)?)),
@@ -60,7 +66,7 @@ fn dispatch(args: &[String]) -> Res<()> {
 }
 
 fn usage() -> String {
-    "usage: driver exec LABEL N -- CMD... | inproc HELPER N | spaced HELPER N cold|warm | throughput HELPER N CONC | teardown HELPER PROCS | pipeline HELPER N | session HELPER N".into()
+    "usage: driver exec LABEL N -- CMD... | inproc HELPER N | spaced HELPER N cold|warm [python|javascript|bash] | throughput HELPER N CONC | teardown HELPER PROCS | pipeline HELPER N | session HELPER N".into()
 }
 
 fn with_runtime(f: impl std::future::Future<Output = Res<()>>) -> Res<()> {
@@ -110,9 +116,13 @@ fn config(helper: PathBuf) -> Res<Config> {
 }
 
 fn request(config: &Config, code: &str) -> Res<RunRequest> {
+    request_in(config, "python", code)
+}
+
+fn request_in(config: &Config, language: &str, code: &str) -> Res<RunRequest> {
     let (language, spec) = config
-        .find_language("python")
-        .ok_or("the default config has no python")?;
+        .find_language(language)
+        .ok_or_else(|| format!("the default config has no {language}"))?;
     let profile = config
         .profiles
         .values()
@@ -138,7 +148,7 @@ fn check(o: &RunOutcome) -> Res<()> {
     if o.exit_code == Some(0) && o.stdout == "1\n" {
         Ok(())
     } else {
-        Err(format!("print(1) did not print 1: {o:?}"))
+        Err(format!("the program did not print 1: {o:?}"))
     }
 }
 
@@ -165,7 +175,7 @@ async fn inproc(helper: PathBuf, n: usize) -> Res<()> {
     Ok(())
 }
 
-async fn spaced(helper: PathBuf, n: usize, warm: bool) -> Res<()> {
+async fn spaced(helper: PathBuf, n: usize, warm: bool, language: &str) -> Res<()> {
     let mut config = config(helper)?;
     if !warm {
         config.runner.warm_pool = coderunner_config::WarmPool::Slots(0);
@@ -175,7 +185,13 @@ async fn spaced(helper: PathBuf, n: usize, warm: bool) -> Res<()> {
         runner = runner.start_warm_pool();
         runner.warm_pool_ready(Duration::from_secs(120)).await;
     }
-    let req = request(&config, "print(1)\n")?;
+    let (code, tag) = match language {
+        "python" => ("print(1)\n", ""),
+        "javascript" => ("console.log(1)\n", " node"),
+        "bash" => ("echo 1\n", " bash"),
+        other => return Err(format!("no print-1 program for {other}: {}", usage())),
+    };
+    let req = request_in(&config, language, code)?;
     let mut samples = Vec::with_capacity(n);
     for i in 0..n + WARMUP {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -187,8 +203,16 @@ async fn spaced(helper: PathBuf, n: usize, warm: bool) -> Res<()> {
             samples.push(ms);
         }
     }
+    if let Some(r) = runner.warm_pool_report().await {
+        // A run that found no ready slot went cold: say how many, or the median misleads.
+        println!(
+            "# {language}: {} warm runs, {} cold",
+            r.warm_runs, r.cold_runs
+        );
+    }
     runner.shutdown_warm_pool().await;
-    report(if warm { "lib warm" } else { "lib cold" }, samples);
+    let mode = if warm { "warm" } else { "cold" };
+    report(&format!("lib {mode}{tag}"), samples);
     Ok(())
 }
 
