@@ -131,12 +131,11 @@ for mode in 0 auto; do
     fi
     kill "$spid"; wait "$spid" || true
 done
-# Bare runs get an empty environment, as a sandboxed run does: a host variable such as
-# NODE_EXTRA_CA_CERTS (node then loads a CA bundle, +70 ms) would flatter the ratio.
+# Bare runs get an empty environment (bench_spaced.py exec), as a sandboxed run does.
 spaced_bare=$(
-    python3 $SP exec "bare print" "$WN" 100 -- env -i $PY -I "$WORK/p1.py"
-    python3 $SP exec "bare node" "$WN" 100 -- env -i /usr/bin/node "$WORK/p1.js"
-    python3 $SP exec "bare bash" "$WN" 100 -- env -i /bin/bash "$WORK/p1.sh"
+    python3 $SP exec "bare print" "$WN" 100 -- $PY -I "$WORK/p1.py"
+    python3 $SP exec "bare node" "$WN" 100 -- /usr/bin/node "$WORK/p1.js"
+    python3 $SP exec "bare bash" "$WN" 100 -- /bin/bash "$WORK/p1.sh"
 )
 lib_rows=$(for lang in python javascript bash; do
     "$DRIVER" spaced "$HELPER" "$WN" cold $lang; "$DRIVER" spaced "$HELPER" "$WN" warm $lang

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Times runs spaced apart like real traffic, for scripts/bench.sh.
 
-  bench_spaced.py exec LABEL N SPACING_MS -- CMD...      spawn CMD N times
+  bench_spaced.py exec LABEL N SPACING_MS -- CMD...      spawn CMD N times, in an empty
+      environment as a sandboxed run has (a host variable such as NODE_EXTRA_CA_CERTS would
+      make the bare figure slower than the program itself is)
   bench_spaced.py http LABEL N SPACING_MS URL LANG FILE  POST FILE's code to URL/v1/runs
       (key in $BENCH_KEY; the run must exit 0; a `want` file beside FILE, if any, is the
       stdout it must print)
@@ -45,7 +47,7 @@ def run_exec(label, n, spacing, cmd):
     def once():
         t = time.perf_counter()
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                           stderr=subprocess.DEVNULL, env={})
         ms = (time.perf_counter() - t) * 1e3
         if r.returncode != 0:
             sys.exit(f"{label}: {' '.join(cmd)} failed with {r.returncode}")
