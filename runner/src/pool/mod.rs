@@ -7,7 +7,7 @@
 //! (node, bash, ...) execve their command from a slot. Off in rootless mode, without cgroups,
 //! or with `runner.warm_pool: 0`.
 
-mod node;
+mod prestart;
 mod slot;
 mod spec;
 
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use coderunner_config::{Language, Profile};
 use tokio::sync::Notify;
 
-pub(crate) use self::node::{PRELOAD as NODE_PRELOAD, PRELOAD_PATH as NODE_PRELOAD_PATH};
+pub(crate) use self::prestart::{BASH_PRELOAD, BASH_PRELOAD_PATH, NODE_PRELOAD, NODE_PRELOAD_PATH};
 use self::slot::Slot;
 use self::spec::{eligible, Go, Shape};
 use crate::files::{self, Snapshot};
@@ -249,11 +249,13 @@ impl WarmPool {
             .preload_error
             .is_none()
             .then_some(zygote.run_prefix.as_slice());
-        let go = match &slot.node {
-            Some(start) => match node::go(start, req, main, run_argv) {
+        let go = match &slot.prestart {
+            Some(start) => match prestart::go(start, req, main, run_argv) {
                 Some(go) => go,
                 None => {
-                    tracing::warn!("a run did not match its warm node slot; it goes cold");
+                    tracing::warn!(
+                        "a run did not match the program its warm slot started; it goes cold"
+                    );
                     return None;
                 }
             },

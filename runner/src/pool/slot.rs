@@ -13,7 +13,7 @@ use coderunner_config::Profile;
 use nix::fcntl::OFlag;
 use serde::Deserialize;
 
-use super::node::{self, NodeStart};
+use super::prestart::{self, Prestart, Runtime};
 use super::spec::{Go, Shape, SlotSpec};
 use crate::cgroup::{CgroupLimits, RunCgroup};
 use crate::local::{Inner, TMPFS_INODES};
@@ -45,9 +45,11 @@ pub(crate) struct Slot {
     pid: i32,
     landlock: Option<String>,
     pub zygote: Arc<Zygote>,
-    /// A javascript slot's node, started ahead of the run, and the memfd that is its stdin.
-    pub node: Option<NodeStart>,
+    /// The node or bash the slot started ahead of its run, the memfd that is its stdin, and
+    /// (bash) the write end of its go pipe.
+    pub prestart: Option<Prestart>,
     stdin: Option<OwnedFd>,
+    go_pipe: Option<OwnedFd>,
     _lease: UidLease,
 }
 
@@ -103,9 +105,12 @@ impl Slot {
         let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let (sock, theirs) = Channel::pair().map_err(|e| format!("slot socket: {e}"))?;
-        let node = node_start(shape);
-        let exec = match &node {
-            Some(n) => Some(n.exec(u64::from(shape.profile.open_files))?),
+        let prestart = prestart_of(shape);
+        let exec = match &prestart {
+            Some(p) => Some((
+                p.exec(u64::from(shape.profile.open_files))?,
+                p.preload_path(),
+            )),
             None => None,
         };
         let spec = SlotSpec::new(inner, shape, uid, &zygote.binds, exec);
@@ -132,8 +137,9 @@ impl Slot {
             pid: 0,
             landlock: None,
             zygote,
-            node,
+            prestart,
             stdin: None,
+            go_pipe: None,
             _lease: lease,
         };
         tokio::time::timeout(SETUP_TIMEOUT, slot.confine())
@@ -172,11 +178,19 @@ impl Slot {
             let kind = parse(&m.bytes)?;
             match kind.kind.as_str() {
                 "landlock" => self.landlock = kind.status,
-                "stdin" if self.node.is_some() => {
-                    self.stdin = Some(m.fds.into_iter().next().ok_or("no stdin memfd")?)
+                "stdin" if self.prestart.is_some() => {
+                    let mut fds = m.fds.into_iter();
+                    self.stdin = Some(fds.next().ok_or("no stdin memfd")?);
+                    self.go_pipe = fds.next();
                 }
-                "ready" if self.node.is_some() && self.stdin.is_none() => {
-                    return Err("a node slot got ready without its stdin".into())
+                "ready" if self.prestart.is_some() && self.stdin.is_none() => {
+                    return Err("a slot got ready without its stdin".into())
+                }
+                "ready"
+                    if self.prestart.as_ref().map(|p| p.runtime) == Some(Runtime::Bash)
+                        && self.go_pipe.is_none() =>
+                {
+                    return Err("a bash slot got ready without its go pipe".into())
                 }
                 "ready" => return Ok(()),
                 "setup_error" => {
@@ -211,7 +225,7 @@ impl Slot {
         // A pre-started node has had its stdin since before it started: fill that one.
         let stdin_fd = match self.stdin.take() {
             Some(memfd) => {
-                if let Err(e) = node::fill_stdin(&memfd, stdin) {
+                if let Err(e) = prestart::fill_stdin(&memfd, stdin) {
                     self.cgroup = Some(cgroup);
                     return Err(Unusable(format!("the slot's stdin: {e}")));
                 }
@@ -240,7 +254,17 @@ impl Slot {
         });
         let started = Instant::now();
         let fds: Vec<_> = stdin_fd.iter().map(AsRawFd::as_raw_fd).collect();
-        if let Err(e) = self.sock.send(&go_json, &fds) {
+        let sent = match self.go_pipe.take() {
+            // A pre-started bash reads its go from a pipe (the arguments fit in its buffer).
+            Some(pipe) => match prestart::bash_go(&go.args) {
+                Some(bytes) => std::io::Write::write_all(&mut std::fs::File::from(pipe), &bytes),
+                None => Err(std::io::Error::other(
+                    "the arguments are too large for the go pipe",
+                )),
+            },
+            None => self.sock.send(&go_json, &fds),
+        };
+        if let Err(e) = sent {
             for r in &readers {
                 r.abort();
             }
@@ -314,16 +338,14 @@ impl Slot {
     }
 }
 
-/// The node a slot of `shape` starts ahead of its run, if it is a node language (else the slot
+/// The program a slot of `shape` starts ahead of its run, for node and bash (else the slot
 /// execs the command when the run starts).
-fn node_start(shape: &Shape) -> Option<NodeStart> {
-    if !node::serves(&shape.spec) {
-        return None;
-    }
-    match NodeStart::new(&shape.spec, &shape.profile) {
+fn prestart_of(shape: &Shape) -> Option<Prestart> {
+    prestart::serves(&shape.spec)?;
+    match Prestart::new(&shape.spec, &shape.profile) {
         Ok(n) => Some(n),
         Err(why) => {
-            tracing::warn!(language = %shape.language, "node is not started ahead of runs: {why}");
+            tracing::warn!(language = %shape.language, "not started ahead of runs: {why}");
             None
         }
     }

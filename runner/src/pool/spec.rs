@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use coderunner_config::{Language, Profile};
 use serde::Serialize;
 
-use super::node::{self, NodeExec};
+use super::prestart::{self, PrestartExec};
 use crate::helper::{landlock, rlimits};
 use crate::local::{Inner, HELPER_PIDS, STACK_BYTES, TMPFS_INODES};
 use crate::plan;
@@ -35,9 +35,10 @@ impl Shape {
 
     pub(crate) fn new(language: &str, spec: &Language, profile: &Profile) -> Shape {
         let mut fixed = serde_json::to_value(profile).unwrap_or_default();
-        // A pre-started node already has its heap flag and thread variables, which come from
-        // the memory and CPU share: for it those are fixed when the slot is made.
-        let started_ahead = node::serves(spec);
+        // A program started ahead of its run already has its flags and environment (node's
+        // heap flag, the thread variables), which come from the memory and CPU share: for it
+        // those are fixed when the slot is made.
+        let started_ahead = prestart::serves(spec).is_some();
         if let Some(map) = fixed.as_object_mut() {
             for applied_at_start in [
                 "wall_time",
@@ -87,7 +88,7 @@ impl Shape {
 /// for a pre-started node, the language's own main file (the one it was started with).
 pub(crate) fn eligible(req: &RunRequest, zygote_binds: &[PathBuf], inner: &Inner) -> bool {
     let main_is_default = req.main.as_ref().is_none_or(|m| *m == req.spec.file);
-    (main_is_default || !node::serves(&req.spec))
+    (main_is_default || prestart::serves(&req.spec).is_none())
         && req.spec.compile.is_none()
         && !req.limits.network
         && req.env.is_empty()
@@ -112,8 +113,8 @@ pub(crate) struct SlotSpec {
     pub unmount: Vec<String>,
     pub landlock: Option<LandlockRules>,
     pub seccomp: Vec<Vec<u64>>,
-    /// A javascript slot's node, started before the run (see [`node`]).
-    pub node: Option<NodeExec>,
+    /// The node or bash a slot starts before its run (see [`prestart`]).
+    pub prestart: Option<PrestartExec>,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,7 +132,7 @@ impl SlotSpec {
         shape: &Shape,
         uid: u32,
         zygote_binds: &[PathBuf],
-        node: Option<NodeExec>,
+        prestart: Option<(PrestartExec, &'static str)>,
     ) -> Self {
         let helper = inner.helper_spec(
             &shape.spec,
@@ -143,8 +144,8 @@ impl SlotSpec {
             shape.rlimits(),
         );
         let mut rules = landlock::rule_paths(&helper);
-        if node.is_some() {
-            rules.read_exec.push(node::PRELOAD_PATH.into());
+        if let Some((_, preload)) = &prestart {
+            rules.read_exec.push((*preload).into());
         }
         let unmount = zygote_binds
             .iter()
@@ -180,7 +181,7 @@ impl SlotSpec {
                 .get(seccomp::ZYGOTE_FILTERS..)
                 .unwrap_or_default()
                 .to_vec(),
-            node,
+            prestart: prestart.map(|(exec, _)| exec),
         }
     }
 }
@@ -188,8 +189,8 @@ impl SlotSpec {
 /// The message that starts the program of a slot.
 #[derive(Debug, Serialize)]
 pub(crate) struct Go {
-    /// `python`: run the file in the (forked) zygote; `exec`: execve `argv`; `node`: the slot's
-    /// node, already started, runs its main file with `args`.
+    /// `python`: run the file in the (forked) zygote; `exec`: execve `argv`; `prestarted`: the
+    /// node or bash the slot started runs its main file with `args`.
     pub mode: &'static str,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -233,10 +234,10 @@ impl Go {
         }
     }
 
-    /// Start a pre-started node's run: `args` after its main file.
-    pub(crate) fn node(args: Vec<String>) -> Go {
+    /// Start a pre-started program's run: `args` after its main file.
+    pub(crate) fn prestarted(args: Vec<String>) -> Go {
         Go {
-            mode: "node",
+            mode: "prestarted",
             argv: Vec::new(),
             env: Vec::new(),
             path: String::new(),

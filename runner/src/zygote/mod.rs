@@ -131,11 +131,14 @@ impl Zygote {
             rlimits,
         );
         spec.zygote = true;
-        // Node slots' preload, in the root every slot shares (see pool/node.rs).
-        spec.files.push((
-            crate::pool::NODE_PRELOAD_PATH.into(),
-            crate::pool::NODE_PRELOAD.into(),
-        ));
+        // The preloads of slots that start node or bash ahead of their run, in the root every
+        // slot shares (see pool/prestart.rs).
+        for (path, text) in [
+            (crate::pool::NODE_PRELOAD_PATH, crate::pool::NODE_PRELOAD),
+            (crate::pool::BASH_PRELOAD_PATH, crate::pool::BASH_PRELOAD),
+        ] {
+            spec.files.push((path.into(), text.into()));
+        }
         spec.seccomp.truncate(crate::seccomp::ZYGOTE_FILTERS);
         spec.tmpfs_inodes = TMPFS_INODES;
         let binds = spec.ro_binds.clone();

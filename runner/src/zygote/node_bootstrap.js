@@ -1,4 +1,4 @@
-// coderunner's warm-pool preload for node (runner/src/pool/node.rs). A javascript slot starts
+// coderunner's warm-pool preload for node (runner/src/pool/prestart.rs). A javascript slot starts
 // node ahead of its run as `NODE_OPTIONS="--require <this file>" node <flags> main.js`, already
 // confined (uid, cgroup, namespaces, rlimits, Landlock, seccomp). Node loads this file before the
 // main module: it says "ready" on the slot's socket, blocks until coderunner says "go" (the run's
@@ -36,7 +36,7 @@
   if (n === 0) process.exit(0); // the slot was dropped unused
   const go = JSON.parse(buf.toString('utf8', 0, n));
   fs.closeSync(fd);
-  if (go.mode !== 'node' || !Array.isArray(go.args)) {
+  if (go.mode !== 'prestarted' || !Array.isArray(go.args)) {
     throw new Error('coderunner: a warm node slot got a malformed start message');
   }
   process.argv.push(...go.args);

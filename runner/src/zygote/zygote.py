@@ -247,9 +247,10 @@ def program(spec, sock, out_w, err_w):
         os.dup2(err_w, 2)
         os.close(out_w)
         os.close(err_w)
-        node = spec.get("node")
-        if node is not None:
-            node_stdin(sock)
+        prestart = spec.get("prestart")
+        go_r = None
+        if prestart is not None:
+            go_r = prestart_fds(sock, prestart)
         for name, soft, hard in spec["rlimits"]:
             resource.setrlimit(getattr(resource, name), (soft, hard))
         drop_capabilities()
@@ -263,8 +264,8 @@ def program(spec, sock, out_w, err_w):
             send(sock, {"kind": "landlock", "status": landlock(spec["landlock"])})
         prctl(PR_SET_NO_NEW_PRIVS, 1, what="PR_SET_NO_NEW_PRIVS")
         seccomp(spec["seccomp"])
-        if node is not None:
-            exec_node(node, sock)
+        if prestart is not None:
+            exec_prestart(prestart, sock, go_r)
         send(sock, {"kind": "ready"})
         msg, fds, _, _ = socket.recv_fds(sock, MAX_MSG, 1)
         if not msg:
@@ -293,30 +294,40 @@ def program(spec, sock, out_w, err_w):
             os._exit(127)
 
 
-def node_stdin(sock):
-    """A pre-started node's stdin: the memfd a cold run's helper would make (same name and
-    flags), in place on fd 0 before node starts; coderunner gets it to fill and seal at go."""
+def prestart_fds(sock, prestart):
+    """A pre-started program's stdin: the memfd a cold run's helper would make (same name and
+    flags), in place on fd 0 before the program starts; and for bash, a pipe to read "go" from.
+    coderunner gets the memfd (to fill and seal at go) and the pipe's write end."""
     fd = os.memfd_create("stdin", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    send(sock, {"kind": "stdin"}, [fd])
+    go_r = go_w = None
+    if prestart.get("go_fd") is not None:
+        go_r, go_w = os.pipe()
+    send(sock, {"kind": "stdin"}, [fd] + ([go_w] if go_w is not None else []))
     os.dup2(fd, 0)
     os.close(fd)
+    if go_w is not None:
+        os.close(go_w)
+    return go_r
 
 
-def exec_node(node, sock):
-    """A javascript slot (runner/src/pool/node.rs): exec node now, confined as the run will be,
-    with the slot socket on node["control_fd"] for its preload (node_bootstrap.js), which says
-    ready, waits for go and closes the socket before main.js runs."""
+def exec_prestart(prestart, sock, go_r):
+    """A node or bash slot (runner/src/pool/prestart.rs): exec the program now, confined as
+    the run will be, with the slot socket on prestart["control_fd"] (and bash's go pipe on
+    prestart["go_fd"]) for its preload, which says ready, waits for go and closes them before
+    main.js or main.sh runs."""
     libc.syscall(SYS_CLOSE_RANGE, 3, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
-    fd = node["control_fd"]
-    if sock.fileno() == fd:
-        os.set_inheritable(fd, True)
-    else:
-        os.dup2(sock.fileno(), fd, inheritable=True)
-    os.set_blocking(fd, True)
+    for have, want in ((sock.fileno(), prestart["control_fd"]), (go_r, prestart.get("go_fd"))):
+        if want is None:
+            continue
+        if have == want:
+            os.set_inheritable(want, True)
+        else:
+            os.dup2(have, want, inheritable=True)
+        os.set_blocking(want, True)
     try:
-        os.execve(node["argv"][0], node["argv"], dict(node["env"]))
+        os.execve(prestart["argv"][0], prestart["argv"], dict(prestart["env"]))
     except OSError as e:
-        raise SetupError(f"cannot execute {node['argv'][0]}: {e.strerror}")
+        raise SetupError(f"cannot execute {prestart['argv'][0]}: {e.strerror}")
 
 
 # ---------------------------------------------------------------- the zygote Z
@@ -479,5 +490,5 @@ def finish(code):
 
 
 _go = serve()
-del serve, slot_child, program, build_run_mounts, node_stdin, exec_node
+del serve, slot_child, program, build_run_mounts, prestart_fds, exec_prestart
 finish(run_main(_go))
