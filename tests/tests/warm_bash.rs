@@ -9,7 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use coderunner_config::WarmPool;
-use coderunner_runner::{LocalRunner, RunOutcome, RunRequest, RunStatus, Runner};
+use coderunner_runner::{LocalRunner, RunOutcome, RunRequest, Runner};
 use coderunner_tests::safety_net;
 use futures_util::FutureExt;
 
