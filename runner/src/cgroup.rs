@@ -265,6 +265,13 @@ impl RunCgroup {
             .unwrap_or_default()
     }
 
+    /// Whether every controller's cgroup could be read and holds no process.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.dirs
+            .iter()
+            .all(|d| fs::read_to_string(d.join("cgroup.procs")).is_ok_and(|s| s.trim().is_empty()))
+    }
+
     /// Change the memory, pids and CPU limits (a warm-pool slot made for one profile serving
     /// a run whose limits differ only here). Lowering memory below what is in use fails.
     pub(crate) fn set_limits(&self, limits: CgroupLimits) -> io::Result<()> {

@@ -283,7 +283,8 @@ impl WarmPool {
             sandboxed_us = began.elapsed().as_micros() as u64,
             "warm run"
         );
-        drop(slot);
+        // The workdir's unmount and the uid's release happen after the outcome is returned.
+        tokio::task::spawn_blocking(move || drop(slot));
         Some(Ok(outcome))
     }
 
