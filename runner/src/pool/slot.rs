@@ -105,14 +105,21 @@ impl Slot {
         let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let (sock, theirs) = Channel::pair().map_err(|e| format!("slot socket: {e}"))?;
-        let prestart = prestart_of(shape);
+        let mut prestart = prestart_of(shape);
         let exec = match &prestart {
-            Some(p) => Some((
-                p.exec(u64::from(shape.profile.open_files))?,
-                p.preload_path(),
-            )),
+            Some(p) => match p.exec(u64::from(shape.profile.open_files)) {
+                Ok(e) => Some((e, p.preload_path())),
+                // Too few fds for the preload's: the slot execs the command at go instead.
+                Err(why) => {
+                    tracing::debug!(language = %shape.language, "not started ahead of runs: {why}");
+                    None
+                }
+            },
             None => None,
         };
+        if exec.is_none() {
+            prestart = None;
+        }
         let spec = SlotSpec::new(inner, shape, uid, &zygote.binds, exec);
         let spec = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
         zygote
