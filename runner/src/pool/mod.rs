@@ -7,6 +7,7 @@
 //! (node, bash, ...) execve their command from a slot. Off in rootless mode, without cgroups,
 //! or with `runner.warm_pool: 0`.
 
+mod session_slot;
 mod slot;
 mod spec;
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use coderunner_config::{Language, Profile};
 use tokio::sync::Notify;
 
+pub(crate) use self::session_slot::SessionSlot;
 use self::slot::Slot;
 use self::spec::{eligible, Go, Shape};
 use crate::files::{self, Snapshot};
