@@ -107,6 +107,9 @@ class _PyplotHook:
 
 
 sys.meta_path.insert(0, _PyplotHook())
+# A session forked from the warm pool's zygote has pyplot imported already.
+if "matplotlib.pyplot" in sys.modules:
+    sys.modules["matplotlib.pyplot"].show = _show_now
 
 
 def figures():
