@@ -197,6 +197,10 @@ async fn sessions_park_past_max_live_and_across_a_restart() {
     assert!(v["notes"].to_string().contains("restored"), "{v}");
     let (s, _) = cell(&server, ADMIN_KEY, &a, json!({"code": "xs"})).await;
     assert_eq!(s, 404, "a parked session is still its key's only");
+    // A graceful stop parks the live session and removes its sandbox (a SIGKILL would leave its
+    // workdir mount behind).
+    let mut server = server;
+    assert!(server.terminate().success(), "{}", server.log());
 }
 
 /// A session of `server` forked from its warm pool's zygote: sessions go cold until the pool's
