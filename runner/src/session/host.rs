@@ -18,7 +18,7 @@ pub(crate) enum Holder {
     /// A fork of the zygote: its processes live in the session's cgroup, which kills them. The
     /// zygote is kept alive for as long as the session lives, since the fork's reaper dies with
     /// it.
-    Zygote { _zygote: Arc<Zygote> },
+    Zygote { zygote: Option<Arc<Zygote>> },
 }
 
 impl Holder {
@@ -44,6 +44,17 @@ impl Holder {
 
     pub(crate) fn is_warm(&self) -> bool {
         matches!(self, Holder::Zygote { .. })
+    }
+
+    /// Let go of the zygote (once the session's processes are gone). The last holder of a
+    /// replaced zygote tears it down, which removes its cgroup synchronously (with retries):
+    /// done off the async threads.
+    pub(crate) async fn release(&mut self) {
+        if let Holder::Zygote { zygote } = self {
+            if let Some(z) = zygote.take() {
+                let _ = tokio::task::spawn_blocking(move || drop(z)).await;
+            }
+        }
     }
 }
 

@@ -221,6 +221,7 @@ impl Session {
             cg.remove().await;
         }
         self.workdir.remove();
+        self.holder.release().await;
     }
 
     async fn kill(&mut self) {

@@ -115,7 +115,7 @@ async fn assemble(
     let session = Session {
         id,
         holder: Holder::Zygote {
-            _zygote: slot.zygote,
+            zygote: Some(slot.zygote),
         },
         cgroup: slot.cgroup,
         workdir: slot.workdir,
