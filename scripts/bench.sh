@@ -81,7 +81,7 @@ td=$(for _ in 1 2 3; do "$DRIVER" teardown "$HELPER" 200; done)
 log "pipeline: !run python round trips in-process"
 pl=$("$DRIVER" pipeline "$HELPER" "$RUNS")
 
-log "notebook sessions: cells 100 ms apart, first pandas cell, park/restore of a 50 MiB DataFrame"
+log "notebook sessions: cells 100 ms apart, first pandas cell (warm and cold), park/restore of a 50 MiB DataFrame"
 sess=$("$DRIVER" session "$HELPER" "$RUNS" | grep -v '^#')
 
 log "warm pool: runs spaced 100 ms apart through coderunner serve, cold (warm_pool: 0) and warm"
@@ -189,6 +189,7 @@ echo "$sess" | while IFS=$'\t' read -r label med p95 n; do
         "cell pass") name="cell overhead (pass)" ;;
         "cell sleep50 minus 50") name="cell overhead (50 ms sleep - 50)" ;;
         "first pandas cell") name="new session + first pandas cell" ;;
+        "first pandas cell cold") name="  the same, cold (no warm pool)" ;;
         "park 50MiB") name="park, 50 MiB DataFrame" ;;
         "restore 50MiB") name="restore, 50 MiB DataFrame" ;;
         *) name=$label ;;

@@ -58,8 +58,7 @@ fn dispatch(args: &[String]) -> Res<()> {
         "pipeline" => with_runtime(pipeline(PathBuf::from(arg(1)?), num(2)?)),
         "session" => with_runtime(async {
             let config = config(PathBuf::from(arg(1)?))?;
-            let runner = LocalRunner::new(&config).map_err(|e| e.to_string())?;
-            session::session(&runner, &config, num(2)?).await
+            session::session(&config, num(2)?).await
         }),
         _ => Err(usage()),
     }

@@ -195,18 +195,17 @@ impl Pipeline {
             record,
         )?;
         let user_slot = self.take_turn(&grant, &msg.who, msg.place.guild)?;
-        let ahead = sessions.ahead(key);
-        let mut notes = Vec::new();
-        if ahead > 0 {
-            notes.push(format!(
-                "⏳ waited for {} of this session ahead of it",
-                fmt::plural(ahead, "cell", "cells")
-            ));
-        }
         let mut turn = match msg.message {
             Some(id) => sessions.turn_in_order(key, ws, &msg.who, id).await,
             None => sessions.turn(key, ws, &msg.who).await,
         };
+        let mut notes = Vec::new();
+        if turn.ahead > 0 {
+            notes.push(format!(
+                "⏳ waited for {} of this session ahead of it",
+                fmt::plural(turn.ahead, "cell", "cells")
+            ));
+        }
         let (permit, queue_ms) = self.admit(progress).await?;
         let reply = sessions
             .run_cell(

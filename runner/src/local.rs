@@ -669,6 +669,11 @@ impl LocalRunner {
             refusal: i.refusal.as_deref(),
         }
     }
+
+    /// The warm pool, when this runner keeps one (a session may fork from its zygote).
+    pub(crate) fn warm_pool(&self) -> Option<&WarmPool> {
+        self.pool.as_deref()
+    }
 }
 
 impl Inner {

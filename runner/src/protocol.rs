@@ -80,8 +80,8 @@ pub struct HelperSpec {
     pub workdir: String,
     /// Host paths bound read-only at the same path inside (directories or files).
     pub ro_binds: Vec<PathBuf>,
-    /// Host directories bound read-only elsewhere inside: (host, inside), e.g. a package set at
-    /// `/opt/env/NAME`.
+    /// Host directories mounted read-only elsewhere inside: (host, inside), e.g. a package set at
+    /// `/opt/env/NAME` (as an overlay, so mountinfo does not show the host path).
     #[serde(default)]
     pub ro_binds_at: Vec<(PathBuf, String)>,
     /// Symlinks created in the new root: (path, target), e.g. (`/bin`, `usr/bin`).

@@ -96,6 +96,49 @@ async fn a_set_imports_with_env_and_not_without() {
     }
 }
 
+/// Security review item 7: a set is mounted as an overlay, so the sandbox's mountinfo names no
+/// host path (a bind's root field would be the set's path on the host, under data_dir).
+#[tokio::test]
+async fn a_set_mount_shows_no_host_path() {
+    let _g = safety_net::shared().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = config_in(tmp.path());
+    let (name, lang) = c.find_language("python").expect("python");
+    let mount = choose(&c, Some(SET), name, lang, None, "member")
+        .expect("the built set is chosen")
+        .expect("a mount");
+    let mut req = request(
+        "python",
+        "import cowsay\nprint(open('/proc/self/mountinfo').read())\n",
+    );
+    req.packages = Some(mount.clone());
+    let o = run_request(req).await;
+    assert_eq!(o.status, RunStatus::Exited, "{o:?}");
+    let line = o
+        .stdout
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/opt/env/cowtest"))
+        .unwrap_or_else(|| panic!("no mount at /opt/env/cowtest: {o:?}"));
+    assert!(
+        line.contains(" - overlay ") && line.contains(" ro,"),
+        "{line}"
+    );
+    let host_paths = [
+        tmp.path().to_string_lossy().into_owned(),
+        prebuilt().to_string_lossy().into_owned(),
+        mount.dir.to_string_lossy().into_owned(),
+        ".tools/env-test".to_string(),
+        "environments/".to_string(),
+    ];
+    for host_path in host_paths {
+        assert!(
+            !o.stdout.contains(&host_path),
+            "mountinfo shows the host path {host_path}: {}",
+            o.stdout
+        );
+    }
+}
+
 /// Every file under `dir` with its size, mode and mtime: the set before and after an attack.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, u64, u32, i64)> {
     let mut out = Vec::new();

@@ -4,12 +4,13 @@
 //! `/proc/self/mountinfo` inside shows no host path; a compiled language's two stages share the
 //! workdir. Every test runs the real `coderunner run` as uid 65534.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
-use coderunner_config::{Config, IsolationPolicy};
-use coderunner_tests::harness::coderunner_bin;
+use coderunner_config::{Config, IsolationPolicy, PackageSet};
+use coderunner_tests::harness::{coderunner_bin, workspace_root};
 use coderunner_tests::safety_net::{self, bytes};
 
 /// An ordinary user that is not one of the suite's sandbox uids.
@@ -34,6 +35,12 @@ impl Rootless {
 
     /// A program whose language is told by the extension of `name`.
     fn run_file(name: &str, code: &str) -> Rootless {
+        Rootless::run_with(name, code, false)
+    }
+
+    /// Like [`Rootless::run_file`]; with `cowtest`, the run gets the test package set that
+    /// scripts/test.sh builds (`--env cowtest`).
+    fn run_with(name: &str, code: &str, cowtest: bool) -> Rootless {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
@@ -52,6 +59,18 @@ impl Rootless {
             // Below the workdir cap, so only the workdir's own cap can stop many files.
             p.file_size = bytes(1 << 20);
         }
+        if cowtest {
+            let prebuilt = workspace_root().join(".tools/env-test/data/environments/cowtest");
+            std::fs::create_dir(c.environments_dir()).expect("mkdir environments");
+            std::os::unix::fs::symlink(&prebuilt, c.environments_dir().join("cowtest"))
+                .expect("link the prebuilt set");
+            c.environments.sets = BTreeMap::from([(
+                "cowtest".to_string(),
+                PackageSet {
+                    python: vec!["cowsay==6.1".to_string()],
+                },
+            )]);
+        }
         let config = safety_net::write_config_file(dir.path(), &c);
         let program = dir.path().join(name);
         std::fs::write(&program, code).expect("write");
@@ -62,6 +81,11 @@ impl Rootless {
             .arg("--config")
             .arg(&config)
             .args(["run", "--json"])
+            .args(if cowtest {
+                &["--env", "cowtest"][..]
+            } else {
+                &[]
+            })
             .arg(&program)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -247,6 +271,34 @@ async fn rootless_mountinfo_shows_no_host_path() {
         "/root",
         "scratch",
     ] {
+        assert!(
+            !text.contains(host_path),
+            "mountinfo shows the host path {host_path}: {text}"
+        );
+    }
+}
+
+/// A package set in rootless mode is an overlay too (mounted inside the run's user namespace):
+/// it imports, and mountinfo names no host path.
+#[tokio::test]
+async fn rootless_package_set_imports_and_shows_no_host_path() {
+    let _g = safety_net::shared().await;
+    let r = Rootless::run_with(
+        "attack.py",
+        "import cowsay\n\
+         print('cowsay from', cowsay.__file__)\n\
+         print(open('/proc/self/mountinfo').read())\n",
+        true,
+    );
+    let text = r.stdout();
+    assert!(
+        text.contains("cowsay from /opt/env/cowtest/"),
+        "the set did not import: {}",
+        r.json
+    );
+    let root = workspace_root().display().to_string();
+    let tempdir = r.dir.path().display().to_string();
+    for host_path in [root.as_str(), tempdir.as_str(), ".tools", "environments"] {
         assert!(
             !text.contains(host_path),
             "mountinfo shows the host path {host_path}: {text}"

@@ -1,6 +1,7 @@
 //! Notebook sessions through the real sandbox (runner level): state across cells, displays,
 //! limits per cell (interrupt keeps the variables, a runaway cell ends only its session), memory
-//! bombs, parking and restoring, and nothing left behind.
+//! bombs, parking and restoring, and nothing left behind. scripts/test.sh runs it twice: cold,
+//! and with every session forked from the warm pool's zygote (`CODERUNNER_TESTS_WARM=1`).
 
 use std::time::Duration;
 
@@ -23,10 +24,18 @@ fn spec(files: Vec<InputFile>) -> SessionSpec {
     }
 }
 
+/// A session of the suite's runner: cold, or in the warm pass (`CODERUNNER_TESTS_WARM=1`, see
+/// scripts/test.sh) forked from the warm pool's zygote, which the same attacks then go through.
 async fn open(files: Vec<InputFile>) -> Session {
-    session::start(safety_net::runner(), spec(files))
+    let s = session::start(safety_net::runner(), spec(files))
         .await
-        .expect("the session started")
+        .expect("the session started");
+    assert_eq!(
+        s.is_warm(),
+        safety_net::warm_mode(),
+        "warm pass: a session must fork from the zygote; cold pass: start cold"
+    );
+    s
 }
 
 fn limits() -> Profile {

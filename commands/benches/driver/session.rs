@@ -1,6 +1,6 @@
 //! Notebook-session figures for scripts/bench.sh: a cell's overhead above its own run time, the
-//! first pandas cell of a new session, and parking and restoring a 50 MB DataFrame, through the
-//! runner library and the real sandbox.
+//! first pandas cell of a new session (warm, forked from the warm pool's zygote, and cold), and
+//! parking and restoring a 50 MB DataFrame, through the runner library and the real sandbox.
 
 use std::time::{Duration, Instant};
 
@@ -52,9 +52,49 @@ async fn cell(s: &mut Session, spec: &SessionSpec, code: &str) -> Res<(CellOutco
     Ok((o, ms))
 }
 
-/// `session HELPER N`: rows `cell pass`, `cell sleep50`, `first pandas cell`, `park 50MiB`,
-/// `restore 50MiB`.
-pub async fn session(runner: &LocalRunner, config: &Config, n: usize) -> Res<()> {
+/// The first cell of a new session, end to end: start, then a pandas DataFrame shown.
+async fn first_cell(runner: &LocalRunner, spec: &SessionSpec, warm: bool) -> Res<f64> {
+    let t = Instant::now();
+    let mut s = session::start(runner, spec.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    cell(
+        &mut s,
+        spec,
+        "import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': [3, 4]})",
+    )
+    .await?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    let was_warm = s.is_warm();
+    s.close().await;
+    if was_warm != warm {
+        return Err(format!(
+            "a session meant to start {} started {}",
+            if warm { "warm" } else { "cold" },
+            if was_warm { "warm" } else { "cold" }
+        ));
+    }
+    Ok(ms)
+}
+
+/// `session HELPER N`: rows `cell pass`, `cell sleep50`, `first pandas cell` (warm: forked from
+/// the warm pool's zygote), `first pandas cell cold`, `park 50MiB`, `restore 50MiB`.
+pub async fn session(config: &Config, n: usize) -> Res<()> {
+    let cold = LocalRunner::new(config).map_err(|e| e.to_string())?;
+    let runner = LocalRunner::new(config)
+        .map_err(|e| e.to_string())?
+        .start_warm_pool();
+    let filled = runner.warm_pool_ready(Duration::from_secs(180)).await;
+    let pool = runner.warm_pool_report().await.ok_or("no warm pool")?;
+    if !filled || pool.state != "ready" {
+        return Err(format!("the warm pool did not get ready: {pool:?}"));
+    }
+    let result = measure(&cold, &runner, config, n).await;
+    runner.shutdown_warm_pool().await;
+    result
+}
+
+async fn measure(cold: &LocalRunner, runner: &LocalRunner, config: &Config, n: usize) -> Res<()> {
     let spec = spec(config, Vec::new())?;
     let mut s = session::start(runner, spec.clone())
         .await
@@ -76,23 +116,28 @@ pub async fn session(runner: &LocalRunner, config: &Config, n: usize) -> Res<()>
     report("cell pass", pass);
     report("cell sleep50 minus 50", sleep);
 
-    let rounds = n.clamp(1, 5);
+    // New sessions 100 ms apart, like real traffic (the cgroup attach is slower after a pause).
     let mut first = Vec::new();
+    let mut first_cold = Vec::new();
+    for i in 0..n.clamp(1, 20) + WARMUP {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let ms = first_cell(runner, &spec, true).await?;
+        if i >= WARMUP {
+            first.push(ms);
+        }
+    }
+    for _ in 0..n.clamp(1, 5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        first_cold.push(first_cell(cold, &spec, false).await?);
+    }
+
+    let rounds = n.clamp(1, 5);
     let mut park = Vec::new();
     let mut restore = Vec::new();
     for _ in 0..rounds {
-        let t = Instant::now();
         let mut s = session::start(runner, spec.clone())
             .await
             .map_err(|e| e.to_string())?;
-        cell(
-            &mut s,
-            &spec,
-            "import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': [3, 4]})",
-        )
-        .await?;
-        first.push(t.elapsed().as_secs_f64() * 1e3);
-
         cell(&mut s, &spec, BIG_FRAME).await?;
         let t = Instant::now();
         let parked = s
@@ -121,6 +166,7 @@ pub async fn session(runner: &LocalRunner, config: &Config, n: usize) -> Res<()>
         s.close().await;
     }
     report("first pandas cell", first);
+    report("first pandas cell cold", first_cold);
     report("park 50MiB", park);
     report("restore 50MiB", restore);
     Ok(())

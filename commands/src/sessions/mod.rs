@@ -104,6 +104,8 @@ pub struct SessionManager {
 
 /// A session's turn: held while its cell runs, so the next cell waits.
 pub struct Turn {
+    /// How many cells of the session were running or in line ahead of this one when it joined.
+    pub ahead: usize,
     slot: Arc<Slot>,
     guard: OwnedMutexGuard<Option<Live>>,
     // Dropped after `guard`: the next ticket is told only once the session is free.
@@ -206,10 +208,11 @@ impl SessionManager {
     /// Wait for the session's turn (cells of one session run one at a time, in order).
     pub async fn turn(&self, key: &str, workspace: &str, who: &Identity) -> Turn {
         let slot = self.slot(key, workspace, who);
-        slot.waiting.fetch_add(1, Ordering::AcqRel);
+        let ahead = slot.waiting.fetch_add(1, Ordering::AcqRel);
         let in_line = InLine(Arc::clone(&slot));
         let guard = Arc::clone(&slot.state).lock_owned().await;
         Turn {
+            ahead,
             slot,
             guard,
             _ticket: None,
@@ -236,6 +239,18 @@ impl SessionManager {
             .insert(order);
         let ticket = Ticket(Arc::clone(&slot), order);
         tokio::time::sleep(SEND_ORDER_WINDOW).await;
+        // After the window every cell sent before this one is in line: those sent after it
+        // are behind it, whatever order their tasks arrived in.
+        let behind = slot
+            .tickets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .range(order.saturating_add(1)..)
+            .count();
+        let ahead = slot
+            .waiting
+            .load(Ordering::Acquire)
+            .saturating_sub(1 + behind);
         loop {
             let done = slot.ticket_done.notified();
             tokio::pin!(done);
@@ -247,6 +262,7 @@ impl SessionManager {
         }
         let guard = Arc::clone(&slot.state).lock_owned().await;
         Turn {
+            ahead,
             slot,
             guard,
             _ticket: Some(ticket),

@@ -14,6 +14,7 @@ pub(crate) mod exec;
 pub(crate) mod landlock;
 mod mounts;
 mod namespaces;
+mod package_overlay;
 pub(crate) mod rlimits;
 mod workdir_tmpfs;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, pivot_root};
 
-use super::{workdir_tmpfs, Context, SetupError};
+use super::{package_overlay, workdir_tmpfs, Context, SetupError};
 use crate::protocol::HelperSpec;
 
 const NONE: Option<&str> = None;
@@ -40,7 +40,7 @@ pub(crate) fn build_root(
         bind(host, &inside(root, host), true)?;
     }
     for (host, at) in &spec.ro_binds_at {
-        bind(host, &inside(root, Path::new(at)), true)?;
+        package_overlay::mount_read_only(host, &inside(root, Path::new(at)), root)?;
     }
     for (path, target) in &spec.symlinks {
         let at = inside(root, Path::new(path));

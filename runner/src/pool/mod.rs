@@ -9,6 +9,7 @@
 
 mod prestart;
 mod report;
+mod session_slot;
 mod slot;
 mod spec;
 
@@ -21,6 +22,7 @@ use coderunner_config::{Language, Profile};
 use tokio::sync::Notify;
 
 pub(crate) use self::prestart::{BASH_PRELOAD, BASH_PRELOAD_PATH, NODE_PRELOAD, NODE_PRELOAD_PATH};
+pub(crate) use self::session_slot::SessionSlot;
 use self::slot::Slot;
 use self::spec::{eligible, Go, Shape};
 use crate::files::{self, Snapshot};

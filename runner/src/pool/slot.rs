@@ -370,6 +370,24 @@ fn prestart_of(shape: &Shape) -> Option<Prestart> {
     }
 }
 
+impl Slot {
+    /// Hand the confined slot over to a notebook session, which keeps its pieces for its life
+    /// (see session_slot.rs).
+    pub(crate) fn into_session(self) -> super::session_slot::SessionSlot {
+        super::session_slot::SessionSlot {
+            sock: self.sock,
+            out: self.out,
+            err: self.err,
+            cgroup: self.cgroup,
+            workdir: self.workdir,
+            lease: self._lease,
+            uid: self.uid,
+            pid: self.pid,
+            zygote: self.zygote,
+        }
+    }
+}
+
 async fn collect_reports(sock: &Channel, into: &mut Vec<Report>) {
     loop {
         match sock.recv().await {

@@ -161,7 +161,9 @@ impl Session {
         let stats = self.cgroup.as_ref().map(|c| c.stats()).unwrap_or_default();
         if !killed {
             // The kernel died by itself: let the helper forward how it ended before it goes.
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
+            self.holder
+                .wait(&mut self.reports, Duration::from_secs(2))
+                .await;
         }
         self.kill().await;
         const GONE: &str =
@@ -187,18 +189,15 @@ impl Session {
                 None,
             );
         }
-        let signal = match self.reports.take() {
-            Some(task) => match tokio::time::timeout(Duration::from_secs(2), task).await {
-                Ok(Ok(bytes)) => crate::protocol::Report::parse_stream(&bytes)
-                    .into_iter()
-                    .find_map(|r| match r {
-                        crate::protocol::Report::Signaled { signal } => Some(signal),
-                        _ => None,
-                    }),
+        let signal = self
+            .reports
+            .take(Duration::from_secs(2))
+            .await
+            .into_iter()
+            .find_map(|r| match r {
+                crate::protocol::Report::Signaled { signal } => Some(signal),
                 _ => None,
-            },
-            None => None,
-        };
+            });
         (
             RunStatus::Signaled,
             format!("the session's Python ended unexpectedly: {GONE}"),

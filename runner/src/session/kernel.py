@@ -20,6 +20,11 @@ import sys
 import traceback
 import types
 
+# The kernel's own references to what its protocol uses: a cell that monkey-patches json or
+# struct (`json.dumps = ...`) changes its own namespace's modules, not the kernel's replies.
+_dumps, _loads = json.dumps, json.loads
+_pack, _unpack = struct.pack, struct.unpack
+
 KERNEL_FILE = sys._getframe().f_code.co_filename
 STATE_DIR = ".session"
 STATE_FILE = ".session/state.pkl"
@@ -63,13 +68,13 @@ def read_exact(n):
 
 
 def recv():
-    (n,) = struct.unpack("<Q", read_exact(8))
-    return json.loads(read_exact(n))
+    (n,) = _unpack("<Q", read_exact(8))
+    return _loads(read_exact(n))
 
 
 def send(obj):
-    data = json.dumps(obj).encode()
-    data = struct.pack("<Q", len(data)) + data
+    data = _dumps(obj).encode()
+    data = _pack("<Q", len(data)) + data
     view = memoryview(data)
     while view:
         view = view[os.write(CTL, view):]
@@ -107,6 +112,9 @@ class _PyplotHook:
 
 
 sys.meta_path.insert(0, _PyplotHook())
+# A session forked from the warm pool's zygote has pyplot imported already.
+if "matplotlib.pyplot" in sys.modules:
+    sys.modules["matplotlib.pyplot"].show = _show_now
 
 
 def figures():

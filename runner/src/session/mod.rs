@@ -7,9 +7,11 @@
 //! inside the sandbox, since pickles are untrusted data.
 
 mod cell;
+mod host;
 mod kernel;
 mod start;
 mod streams;
+mod warm;
 mod wire;
 
 use std::collections::BTreeSet;
@@ -26,6 +28,7 @@ use crate::{InputFile, LocalRunner, RunOutcome, RunnerError};
 
 pub use start::start;
 
+use host::{Holder, Reports};
 use kernel::Kernel;
 use streams::Streams;
 
@@ -144,12 +147,14 @@ pub struct Variable {
     pub size: u64,
 }
 
-/// A live session sandbox. Dropping it kills its processes and removes its cgroup and workdir;
-/// [`Session::close`] does the same and waits for it.
+/// A live session sandbox: started by the sandbox helper (cold), or forked from the warm pool's
+/// Python zygote when the runner has one that can serve it (warm; the same confinement, with
+/// the data stack already imported). Dropping it kills its processes and removes its cgroup and
+/// workdir; [`Session::close`] does the same and waits for it.
 #[derive(Debug)]
 pub struct Session {
     id: String,
-    child: tokio::process::Child,
+    holder: Holder,
     cgroup: Option<RunCgroup>,
     workdir: Workdir,
     _lease: Option<UidLease>,
@@ -163,7 +168,16 @@ pub struct Session {
     started: Instant,
     python: String,
     ended: Option<String>,
-    reports: Option<tokio::task::JoinHandle<Vec<u8>>>,
+    reports: Reports,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A warm session's processes have no helper to take them along: its cgroup does.
+        if let Some(cg) = &self.cgroup {
+            cg.kill_all();
+        }
+    }
 }
 
 impl Session {
@@ -175,6 +189,11 @@ impl Session {
     /// The Python version of the kernel.
     pub fn python(&self) -> &str {
         &self.python
+    }
+
+    /// Whether it was forked from the warm pool's zygote (rather than started cold).
+    pub fn is_warm(&self) -> bool {
+        self.holder.is_warm()
     }
 
     /// When it started.
@@ -202,26 +221,25 @@ impl Session {
             cg.remove().await;
         }
         self.workdir.remove();
+        self.holder.release().await;
     }
 
     async fn kill(&mut self) {
         if let Some(cg) = &self.cgroup {
             cg.kill_all();
         }
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        self.holder.start_kill();
+        self.holder
+            .wait(&mut self.reports, Duration::from_secs(5))
+            .await;
     }
 
     /// Why the sandbox never became a session, from the helper's reports.
     async fn setup_failure(&mut self) -> String {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
-        let reports = match self.reports.take() {
-            Some(task) => match tokio::time::timeout(Duration::from_secs(2), task).await {
-                Ok(Ok(bytes)) => crate::protocol::Report::parse_stream(&bytes),
-                _ => Vec::new(),
-            },
-            None => Vec::new(),
-        };
+        self.holder
+            .wait(&mut self.reports, Duration::from_secs(5))
+            .await;
+        let reports = self.reports.take(Duration::from_secs(2)).await;
         let why = reports.into_iter().find_map(|r| match r {
             crate::protocol::Report::SetupError { message } => Some(message),
             _ => None,

@@ -1,7 +1,7 @@
 //! Starting a session: the same sandbox as a run (uid, cgroup, namespaces, seccomp, Landlock,
 //! no network, a capped tmpfs workdir holding the workspace's files), with the kernel as its
-//! program and a socket to it as its fd 0. This is the one function a warm Python zygote will
-//! replace (a fork that confines itself instead of a fresh helper).
+//! program and a socket to it as its fd 0. Forked from the warm pool's zygote when the runner
+//! has one that can serve it (warm.rs), else started cold through the sandbox helper (here).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use coderunner_config::MemoryStrategy;
 use tokio::io::AsyncReadExt;
 
-use super::{streams::Streams, wire, Kernel, Session, SessionSpec};
+use super::{host::Holder, host::Reports, streams::Streams, wire, Kernel, Session, SessionSpec};
 use crate::cgroup::{CgroupLimits, RunCgroup};
 use crate::files;
 use crate::output::Stream;
@@ -22,8 +22,8 @@ use crate::protocol::{
 use crate::workdir::Workdir;
 use crate::{LocalRunner, RunnerError};
 
-/// The kernel, run with `python3 -c`.
-const KERNEL: &str = include_str!("kernel.py");
+/// The kernel, run with `python3 -c` (or its source run so in a zygote's fork).
+pub(super) const KERNEL: &str = include_str!("kernel.py");
 /// Same caps as a run's (see local.rs).
 const TMPFS_INODES: u64 = 16_384;
 const STACK_BYTES: u64 = 8 << 20;
@@ -64,6 +64,15 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         .ok_or_else(|| RunnerError::InvalidRequest("the language has no run command".into()))?;
     let mut argv = plan::command(&[python], &values, &[])
         .map_err(|e| RunnerError::InvalidRequest(format!("python: {}", e.0)))?;
+    let interpreter = argv.first().cloned().unwrap_or_default();
+    match super::warm::start(runner, &spec, &interpreter).await {
+        Some(Ok(session)) => return Ok(session),
+        Some(Err(e @ RunnerError::InvalidRequest(_))) => return Err(e),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "a warm session could not start; it starts cold");
+        }
+        None => {}
+    }
     // As a one-shot run: no environment, no user site, no bytecode files; unbuffered so output
     // arrives as it is written. The workdir is on the import path (`-c` puts '' first).
     argv.extend(["-E", "-s", "-B", "-u", "-c", KERNEL].map(String::from));
@@ -267,16 +276,16 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
                 }
             }
         }
-        buf
+        Report::parse_stream(&buf)
     });
 
     kernel_ours.set_nonblocking(true)?;
     let kernel_sock = tokio::net::UnixStream::from_std(kernel_ours)?;
     let (kernel_r, kernel_w) = kernel_sock.into_split();
-    let mut replies = wire::spawn_reader(kernel_r);
-    let mut session = Session {
+    let replies = wire::spawn_reader(kernel_r);
+    let session = Session {
         id,
-        child,
+        holder: Holder::Helper(child),
         cgroup,
         workdir,
         _lease: lease,
@@ -289,8 +298,25 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         started,
         python: String::new(),
         ended: None,
-        reports: Some(reports),
+        reports: Reports::new(reports),
     };
+    let reaper = async move {
+        tokio::time::timeout(Duration::from_secs(2), reaper_rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    handshake(session, replies, reaper).await
+}
+
+/// Wait for the kernel's "ready", then find the kernel process (the only child of the sandbox's
+/// reaper, whose host pid `reaper` gives) for interrupts. A kernel that never says ready ends
+/// the session with the reason its sandbox gave.
+pub(super) async fn handshake(
+    mut session: Session,
+    mut replies: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    reaper: impl std::future::Future<Output = Option<i32>>,
+) -> Result<Session, RunnerError> {
     let ready = tokio::time::timeout(READY_WITHIN, replies.recv()).await;
     let ready: Option<Ready> = match ready {
         Ok(Some(frame)) => wire::decode(&frame),
@@ -305,7 +331,7 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         }
     }
     session.replies = Some(replies);
-    if let Ok(Ok(reaper)) = tokio::time::timeout(Duration::from_secs(2), reaper_rx).await {
+    if let Some(reaper) = reaper.await {
         session.kernel = Kernel::find(reaper);
     }
     if session.kernel.is_none() {
@@ -315,7 +341,8 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
     }
     tracing::debug!(
         session = %session.id,
-        start_ms = started.elapsed().as_millis() as u64,
+        warm = session.is_warm(),
+        start_ms = session.started.elapsed().as_millis() as u64,
         "session started"
     );
     Ok(session)

@@ -16,6 +16,8 @@
 #       no_new_privs, seccomp; says "ready" and waits for "go" (argv, environment, stdin fd).
 #       Then it runs main.py exactly as `python3 -E -s -B -u main.py ARGS` would, or execve()s
 #       the language's command (node, bash, or Python when the preload failed).
+#       A notebook session's "go" carries the kernel's source instead, run as `python3 -c`
+#       would run it on the session socket (run_session).
 import ctypes
 import gc
 import json
@@ -458,6 +460,25 @@ def run_main(go):
     return 0
 
 
+def run_session(go):
+    """A notebook session's kernel (runner/src/session/kernel.py, sent in `go`) in this fork, as
+    `python3 -c KERNEL` runs it in a cold session: argv ['-c'], '' first on the import path,
+    the session socket as fd 0. Returns when the host closes the socket."""
+    import builtins
+    import random
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # Everything seeded at import time is reseeded, so no two sessions share "random" values.
+    random.seed()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+    sys.argv = ["-c"]
+    sys.path[0] = ""
+    code = compile(go["code"], "<string>", "exec", dont_inherit=True)
+    exec(code, {"__name__": "__main__", "__builtins__": builtins})  # noqa: S102 - the kernel
+    return 0
+
+
 def finish(code):
     """The interpreter's exit, less its module teardown (which, with the preloaded modules,
     costs far more than the run): non-daemon threads are joined, atexit handlers run, the run's
@@ -491,4 +512,4 @@ def finish(code):
 
 _go = serve()
 del serve, slot_child, program, build_run_mounts, prestart_fds, exec_prestart
-finish(run_main(_go))
+finish(run_session(_go) if _go["mode"] == "session" else run_main(_go))

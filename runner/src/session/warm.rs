@@ -1,0 +1,153 @@
+//! Starting a session from the warm pool's Python zygote: a fork that confined itself exactly as
+//! a cold session's helper confines the kernel (see pool/session_slot.rs), then runs the
+//! kernel's source on the session socket, with numpy, pandas and matplotlib already imported.
+//! Where the pool cannot serve a session (no pool, rootless, no cgroups, the preload failed, an
+//! interpreter other than the zygote's, extra environment) the session starts cold, and the
+//! user sees no difference but the time.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::host::{Holder, Reports};
+use super::start::{handshake, KERNEL};
+use super::{streams::Streams, wire, Session, SessionSpec};
+use crate::files;
+use crate::output::Stream;
+use crate::plan::{self, Placeholders};
+use crate::protocol::Report;
+use crate::zygote::Channel;
+use crate::{LocalRunner, RunnerError};
+
+/// Most reports a slot's reaper sends (how the kernel ended, its usage); more is not the reaper.
+const MAX_REPORTS: usize = 16;
+
+/// The "go" that turns a confined fork into the session's kernel (zygote.py, `run_session`):
+/// the kernel's source, run as `python3 -c` runs it, with the session socket as fd 0.
+#[derive(Serialize)]
+struct Go<'a> {
+    mode: &'static str,
+    env: Vec<(String, String)>,
+    code: &'a str,
+}
+
+/// Start `spec`'s session as a fork of the zygote; `None` when the pool cannot serve it.
+pub(super) async fn start(
+    runner: &LocalRunner,
+    spec: &SessionSpec,
+    interpreter: &str,
+) -> Option<Result<Session, RunnerError>> {
+    let pool = runner.warm_pool()?;
+    // As for runs: an environment of the caller's own goes cold (the zygote's interpreter read
+    // its environment when it started).
+    if !spec.env.is_empty() {
+        return None;
+    }
+    let started = Instant::now();
+    let slot = match pool
+        .session_slot(&spec.language, interpreter, &spec.limits)
+        .await?
+    {
+        Ok(slot) => slot,
+        Err(why) => {
+            return Some(Err(RunnerError::Sandbox(format!(
+                "forking a session from the zygote: {why}"
+            ))))
+        }
+    };
+    Some(assemble(slot, spec, started).await)
+}
+
+async fn assemble(
+    mut slot: crate::pool::SessionSlot,
+    spec: &SessionSpec,
+    started: Instant,
+) -> Result<Session, RunnerError> {
+    files::write_inputs(slot.workdir.path(), &spec.files, Some((slot.uid, slot.uid))).map_err(
+        |e| {
+            RunnerError::InvalidRequest(format!(
+                "writing the workspace's files: {e} (are they larger than the workdir?)"
+            ))
+        },
+    )?;
+    let values = Placeholders::new("main.py", spec.limits.memory.0);
+    let go = Go {
+        mode: "session",
+        env: plan::environment(&spec.language, &spec.limits, &values),
+        code: KERNEL,
+    };
+    let go = serde_json::to_vec(&go)
+        .map_err(|e| RunnerError::Sandbox(format!("encoding the session's start: {e}")))?;
+    let (kernel_ours, kernel_theirs) = std::os::unix::net::UnixStream::pair()?;
+    let kernel_theirs = OwnedFd::from(kernel_theirs);
+
+    let streams = Streams::default();
+    for (stream, fd) in [
+        (Stream::Stdout, slot.out.take()),
+        (Stream::Stderr, slot.err.take()),
+    ] {
+        let pipe = fd.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
+        if let Some(pipe) = pipe {
+            let s = streams.clone();
+            tokio::spawn(async move { s.read_from(stream, pipe).await });
+        }
+    }
+    slot.sock
+        .send(&go, &[kernel_theirs.as_raw_fd()])
+        .map_err(|e| RunnerError::Sandbox(format!("starting the session's kernel: {e}")))?;
+    drop(kernel_theirs);
+
+    let reaper = slot.pid;
+    let sock = slot.sock;
+    // The reaper's reports: how the kernel ended, when it ends.
+    let reports = tokio::spawn(async move { collect(sock).await });
+    kernel_ours.set_nonblocking(true)?;
+    let kernel_sock = tokio::net::UnixStream::from_std(kernel_ours)?;
+    let (kernel_r, kernel_w) = kernel_sock.into_split();
+    let replies = wire::spawn_reader(kernel_r);
+    let id = slot
+        .workdir
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let session = Session {
+        id,
+        holder: Holder::Zygote {
+            zygote: Some(slot.zygote),
+        },
+        cgroup: slot.cgroup,
+        workdir: slot.workdir,
+        _lease: Some(slot.lease),
+        to_kernel: kernel_w,
+        replies: None,
+        streams,
+        kernel: None,
+        known: spec.files.iter().map(|f| f.path.clone()).collect(),
+        limits: spec.limits.clone(),
+        started,
+        python: String::new(),
+        ended: None,
+        reports: Reports::new(reports),
+    };
+    handshake(session, replies, async move { Some(reaper) }).await
+}
+
+/// Read a slot's reports until its reaper closes the socket (it exits).
+async fn collect(sock: Channel) -> Vec<Report> {
+    let mut out = Vec::new();
+    while let Ok(m) = sock.recv().await {
+        if m.bytes.is_empty() {
+            break;
+        }
+        if out.len() < MAX_REPORTS {
+            out.push(
+                serde_json::from_slice(&m.bytes).unwrap_or_else(|_| Report::SetupError {
+                    message: "the session's sandbox sent an unreadable report".into(),
+                }),
+            );
+        }
+    }
+    out
+}
