@@ -7,3 +7,4 @@ pub mod harness;
 pub mod languages;
 pub mod png;
 pub mod safety_net;
+pub mod warm;

@@ -5,49 +5,23 @@
 //! preload leaves nothing a program can use (no global, no socket, nothing in the workdir).
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use coderunner_config::WarmPool;
 use coderunner_runner::{LocalRunner, RunOutcome, RunRequest, RunStatus, Runner};
-use coderunner_tests::safety_net;
-use futures_util::FutureExt;
+use coderunner_tests::{safety_net, warm};
 
-/// Start a warm runner, wait until it is full, run `body`, then tear the pool down whatever
-/// happened.
+/// A warm runner of this suite's size (see [`warm::with_warm_runner`]).
 async fn with_warm_runner<F, Fut>(body: F)
 where
     F: FnOnce(LocalRunner) -> Fut,
     Fut: Future<Output = ()>,
 {
     let _g = safety_net::shared().await;
-    let mut c = safety_net::config().clone();
-    c.runner.warm_pool = WarmPool::Slots(2);
-    let runner = LocalRunner::new(&c)
-        .expect("a runner")
-        .start_warm_pool_waiting(Duration::from_secs(60));
-    let filled = runner.warm_pool_ready(Duration::from_secs(180)).await;
-    let report = runner.warm_pool_report().await.expect("a pool");
-    let result = AssertUnwindSafe(async {
-        assert!(filled, "the pool did not fill: {report:?}");
-        assert_eq!(report.state, "ready", "{report:?}");
-        body(runner.clone()).await
-    })
-    .catch_unwind()
-    .await;
-    runner.shutdown_warm_pool().await;
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    warm::with_warm_runner(2, Some(Duration::from_secs(60)), body).await
 }
 
-/// Run `req` warm, and check the run did not go cold.
 async fn warm(runner: &LocalRunner, req: RunRequest) -> RunOutcome {
-    let before = runner.warm_pool_report().await.expect("pool").warm_runs;
-    let o = runner.run(req).await.expect("the warm run was carried out");
-    let after = runner.warm_pool_report().await.expect("pool").warm_runs;
-    assert_eq!(after, before + 1, "the run went cold: {o:?}");
-    o
+    warm::warm_run(runner, req).await
 }
 
 async fn cold(req: RunRequest) -> RunOutcome {

@@ -6,39 +6,21 @@
 //! suite through the warm path too, in scripts/test.sh's warm pass.)
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::time::Duration;
 
-use coderunner_config::{Profile, WarmPool};
+use coderunner_config::Profile;
 use coderunner_runner::session::{self, Cell, CellOutcome, Session, SessionSpec};
 use coderunner_runner::{LocalRunner, RunStatus};
-use coderunner_tests::safety_net;
-use futures_util::FutureExt;
+use coderunner_tests::{safety_net, warm};
 
-/// Start a warm runner (one slot per kind of run), wait until it is full, run `body`, then tear
-/// the pool down whatever happened.
+/// A warm runner of this suite's size (see [`warm::with_warm_runner`]).
 async fn with_warm_runner<F, Fut>(body: F)
 where
     F: FnOnce(LocalRunner) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut c = safety_net::config().clone();
-    c.runner.warm_pool = WarmPool::Slots(1);
-    let runner = LocalRunner::new(&c).expect("a runner").start_warm_pool();
-    let filled = runner.warm_pool_ready(Duration::from_secs(180)).await;
-    let report = runner.warm_pool_report().await.expect("a pool");
-    let result = AssertUnwindSafe(async {
-        assert!(filled, "the pool did not fill: {report:?}");
-        assert_eq!(report.state, "ready", "{report:?}");
-        body(runner.clone()).await
-    })
-    .catch_unwind()
-    .await;
-    runner.shutdown_warm_pool().await;
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    warm::with_warm_runner(1, None, body).await
 }
 
 fn spec(env: Vec<(String, String)>) -> SessionSpec {
