@@ -132,6 +132,12 @@ pub enum Report {
         user_us: u64,
         system_us: u64,
     },
+    /// The reaper (PID 1 of the run's pid namespace) has no child left, alive or dead, after
+    /// the program ended: no process of the run but itself exists, and it sends nothing more.
+    /// A warm slot's reaper says so before its own exit, so the run's end does not wait for
+    /// that exit (a fork of the zygote tears down a large address space). It is trusted as the
+    /// cold path's reaper is: the program never ran in it.
+    Alone,
 }
 
 impl Report {

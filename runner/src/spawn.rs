@@ -199,6 +199,8 @@ pub(crate) async fn run_stage(
                 user_us,
                 system_us,
             } => usage = Some((max_rss_kib, user_us + system_us)),
+            // Only a warm slot's reaper says so; the cold helper waits for its reaper instead.
+            Report::Alone => {}
         }
     }
     // The helper reports how the program ended only after it has reaped the reaper, and when

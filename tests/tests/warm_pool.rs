@@ -132,6 +132,56 @@ async fn warm_runs_match_cold_runs() {
     .await;
 }
 
+/// A warm slot's reaper tells coderunner it is alone (so the run need not wait for its exit)
+/// only when nothing else of the run exists. A process the program left running must still be
+/// killed before the output files are collected, and a child that ended before the program (a
+/// zombie handed to the reaper) must not hold the run up or lose its file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_ends_only_when_nothing_of_it_is_left() {
+    with_warm_runner(|runner| async move {
+        let left_running = "import ctypes, os, time\n\
+                            if os.fork() == 0:\n\
+                            \x20   os.setsid()\n\
+                            \x20   ctypes.CDLL(None).prctl(15, b'cr-left-behind', 0, 0, 0)\n\
+                            \x20   time.sleep(0.5)\n\
+                            \x20   open('late.txt', 'w').write('late')\n\
+                            \x20   os._exit(0)\n\
+                            open('early.txt', 'w').write('early')\n\
+                            print('program done')\n";
+        let ended_first = "import os, time\n\
+                           if os.fork() == 0:\n\
+                           \x20   open('child.txt', 'w').write('child')\n\
+                           \x20   os._exit(0)\n\
+                           time.sleep(0.2)\n\
+                           print('program done')\n";
+        for (code, want) in [
+            (left_running, vec!["early.txt"]),
+            (ended_first, vec!["child.txt"]),
+        ] {
+            let c = cold(safety_net::request("python", code)).await;
+            let w = warm(&runner, safety_net::request("python", code)).await;
+            for (how, o) in [("cold", &c), ("warm", &w)] {
+                assert_eq!(o.stdout, "program done\n", "{how}: {o:?}");
+                let mut paths: Vec<_> = o.files.iter().map(|f| f.path.as_str()).collect();
+                paths.sort_unstable();
+                assert_eq!(paths, want, "{how}: {o:?}");
+            }
+        }
+        // The process left running (named by itself) is gone, not merely unheard of.
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let named = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter(|p| {
+                std::fs::read_to_string(p.path().join("comm"))
+                    .is_ok_and(|c| c.trim() == "cr-left-behind")
+            })
+            .count();
+        assert_eq!(named, 0, "a process the program left running outlived its run");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_runs_hit_the_same_limits() {
     safety_net::dangerous_tests_allowed().await;

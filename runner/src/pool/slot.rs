@@ -39,6 +39,8 @@ pub(crate) struct Slot {
     out: Option<OwnedFd>,
     err: Option<OwnedFd>,
     cgroup: Option<RunCgroup>,
+    /// The limits its cgroup was made with (a run with the same ones writes none).
+    limits: CgroupLimits,
     pub workdir: Workdir,
     pub uid: u32,
     /// Host pid of the slot's PID 1 (its reaper).
@@ -92,15 +94,13 @@ impl Slot {
         )
         .map_err(|e| format!("the slot's workdir: {e}"))?;
         let tree = open_tree(workdir.path()).map_err(|e| format!("open_tree: {e}"))?;
+        let limits = CgroupLimits {
+            memory: shape.profile.memory.0,
+            pids: Shape::cgroup_pids(&shape.profile),
+            cpus: shape.profile.cpus,
+        };
         let cgroup = cgroups
-            .create(
-                &run_id,
-                CgroupLimits {
-                    memory: shape.profile.memory.0,
-                    pids: Shape::cgroup_pids(&shape.profile),
-                    cpus: shape.profile.cpus,
-                },
-            )
+            .create(&run_id, limits)
             .map_err(|e| format!("the slot's cgroup: {e}"))?;
         let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
         let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
@@ -139,6 +139,7 @@ impl Slot {
             out: Some(out_r),
             err: Some(err_r),
             cgroup: Some(cgroup),
+            limits,
             workdir,
             uid,
             pid: 0,
@@ -220,11 +221,16 @@ impl Slot {
             .cgroup
             .take()
             .ok_or_else(|| Unusable("the slot was used".into()))?;
-        let set = cgroup.set_limits(CgroupLimits {
+        let wanted = CgroupLimits {
             memory: limits.memory,
             pids: Shape::cgroup_pids(profile),
             cpus: profile.cpus,
-        });
+        };
+        let set = if wanted == self.limits {
+            Ok(())
+        } else {
+            cgroup.set_limits(wanted)
+        };
         if let Err(e) = set {
             self.cgroup = Some(cgroup);
             return Err(Unusable(format!("setting the slot's limits: {e}")));
@@ -302,9 +308,13 @@ impl Slot {
         }
         let wall = started.elapsed();
         let pid = self.pid;
-        let all_gone = tokio::task::spawn_blocking(move || wait_for_exit(pid, KILL_GRACE))
-            .await
-            .unwrap_or(false);
+        // The reaper said it is the run's last process: nothing of the run can still write, and
+        // its own exit (which kills nothing) need not be waited for here.
+        let alone = killed.is_none() && reports.iter().any(|r| matches!(r, Report::Alone));
+        let all_gone = alone
+            || tokio::task::spawn_blocking(move || wait_for_exit(pid, KILL_GRACE))
+                .await
+                .unwrap_or(false);
         if !all_gone {
             tracing::error!(
                 pid,
@@ -320,10 +330,11 @@ impl Slot {
         }
         let (end, usage, landlock) = judge(reports);
         let stats = cgroup.stats();
-        // An empty cgroup (every process of the run gone) is removed after the outcome is
-        // returned, off the run's path (its rmdir costs milliseconds); one that still holds a
-        // process is emptied and removed before, as the cold path does.
-        let cgroup_gone = if all_gone && cgroup.is_empty() {
+        // An empty cgroup (every process of the run gone), or one holding only a reaper that
+        // is alone and exiting, is removed after the outcome is returned, off the run's path
+        // (its rmdir costs milliseconds); one that still holds a process is emptied and removed
+        // before, as the cold path does.
+        let cgroup_gone = if alone || (all_gone && cgroup.is_empty()) {
             tokio::spawn(async move {
                 if !cgroup.remove().await {
                     tracing::error!("a warm run's cgroup could not be removed");
@@ -388,14 +399,23 @@ impl Slot {
     }
 }
 
+/// Read the slot's reports until its reaper says it is alone (its last report) or closes the
+/// socket by exiting.
 async fn collect_reports(sock: &Channel, into: &mut Vec<Report>) {
     loop {
         match sock.recv().await {
-            Ok(m) if !m.bytes.is_empty() => into.push(
-                serde_json::from_slice(&m.bytes).unwrap_or_else(|_| Report::SetupError {
-                    message: "a warm slot sent an unreadable report".into(),
-                }),
-            ),
+            Ok(m) if !m.bytes.is_empty() => {
+                let report = serde_json::from_slice(&m.bytes).unwrap_or_else(|_| {
+                    Report::SetupError {
+                        message: "a warm slot sent an unreadable report".into(),
+                    }
+                });
+                let last = report == Report::Alone;
+                into.push(report);
+                if last {
+                    return;
+                }
+            }
             _ => return,
         }
     }

@@ -40,6 +40,7 @@ CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
+WALL = 0x40000000  # __WALL: wait for children of every kind, clone children too
 PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_CAPBSET_DROP = 1, 22, 24
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
 SECCOMP_MODE_FILTER = 2
@@ -146,7 +147,7 @@ def slot_child(spec, sock, out_w, err_w, tree_fd):
         os.close(err_w)
         while True:
             try:
-                got, status = os.waitpid(-1, 0)
+                got, status = os.waitpid(-1, WALL)
             except ChildProcessError:
                 report = {"kind": "setup_error", "message": "the program vanished"}
                 break
@@ -164,11 +165,30 @@ def slot_child(spec, sock, out_w, err_w, tree_fd):
         report = {"kind": "setup_error", "message": f"slot set-up: {e!r}"}
     try:
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        alone = nothing_left()
         send(sock, report)
         send(sock, {"kind": "usage", "max_rss_kib": int(ru.ru_maxrss),
                     "user_us": int(ru.ru_utime * 1e6), "system_us": int(ru.ru_stime * 1e6)})
+        if alone:
+            send(sock, {"kind": "alone"})
     finally:
         os._exit(0)
+
+
+def nothing_left():
+    """C, after the program ended: whether no other process of the run exists (every child,
+    of any kind, reaped; orphans of the run are C's children). Then coderunner need not wait
+    for C's own exit, which tears down a copy of the zygote's address space. When something is
+    left, C's exit kills it and coderunner waits for that exit, as before."""
+    while True:
+        try:
+            got, _ = os.waitpid(-1, os.WNOHANG | WALL)
+        except ChildProcessError:
+            return True
+        except InterruptedError:
+            continue
+        if got == 0:
+            return False
 
 
 # ---------------------------------------------------------------- the program P
