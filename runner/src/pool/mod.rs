@@ -211,7 +211,7 @@ impl WarmPool {
         run_argv: &[String],
     ) -> Option<Result<RunOutcome, RunnerError>> {
         let deadline = Instant::now() + self.slot_wait;
-        let mut slot = loop {
+        let slot = loop {
             let eligible_now = {
                 let mut st = self.lock();
                 let zygote = st.zygote.clone();
@@ -221,7 +221,8 @@ impl WarmPool {
                             && eligible(req, &z.binds, &self.inner) =>
                     {
                         let shape = Shape::of(req);
-                        let slot = st.ready.get_mut(&shape.key).and_then(Vec::pop);
+                        let ready = st.ready.get_mut(&shape.key);
+                        let slot = ready.and_then(|r| r.pop().map(|s| (s, r.is_empty())));
                         remember(&mut st, shape);
                         (true, slot)
                     }
@@ -246,7 +247,14 @@ impl WarmPool {
             self.wake.notify_one();
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        self.wake.notify_one();
+        let (mut slot, last_of_its_kind) = slot;
+        // The refill forks and confines a new slot: on a small host that competes with this
+        // run for the CPU, so it waits for the run's end unless this was the last ready slot
+        // of its kind (a burst of runs).
+        if last_of_its_kind {
+            self.wake.notify_one();
+        }
+        let _refill_after = (!last_of_its_kind).then(|| WakeOnDrop(&self.wake));
         let zygote = Arc::clone(&slot.zygote);
         let in_process = zygote
             .preload_error
@@ -453,6 +461,16 @@ impl WarmPool {
 }
 
 /// Remember `shape` as the most recently used (forgetting the oldest past [`MAX_SHAPES`]).
+
+/// Wakes the refill when dropped, i.e. when the run that took a slot has ended, however it
+/// ended.
+struct WakeOnDrop<'a>(&'a Notify);
+
+impl Drop for WakeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
 fn remember(st: &mut State, shape: Shape) {
     if let Some(i) = st.shapes.iter().position(|s| s.key == shape.key) {
         let s = st.shapes.remove(i);
