@@ -177,7 +177,10 @@ async fn the_run_ends_only_when_nothing_of_it_is_left() {
                     .is_ok_and(|c| c.trim() == "cr-left-behind")
             })
             .count();
-        assert_eq!(named, 0, "a process the program left running outlived its run");
+        assert_eq!(
+            named, 0,
+            "a process the program left running outlived its run"
+        );
     })
     .await;
 }

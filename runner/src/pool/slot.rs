@@ -405,11 +405,10 @@ async fn collect_reports(sock: &Channel, into: &mut Vec<Report>) {
     loop {
         match sock.recv().await {
             Ok(m) if !m.bytes.is_empty() => {
-                let report = serde_json::from_slice(&m.bytes).unwrap_or_else(|_| {
-                    Report::SetupError {
+                let report =
+                    serde_json::from_slice(&m.bytes).unwrap_or_else(|_| Report::SetupError {
                         message: "a warm slot sent an unreadable report".into(),
-                    }
-                });
+                    });
                 let last = report == Report::Alone;
                 into.push(report);
                 if last {
