@@ -460,8 +460,6 @@ impl WarmPool {
     }
 }
 
-/// Remember `shape` as the most recently used (forgetting the oldest past [`MAX_SHAPES`]).
-
 /// Wakes the refill when dropped, i.e. when the run that took a slot has ended, however it
 /// ended.
 struct WakeOnDrop<'a>(&'a Notify);
@@ -471,6 +469,8 @@ impl Drop for WakeOnDrop<'_> {
         self.0.notify_one();
     }
 }
+
+/// Remember `shape` as the most recently used (forgetting the oldest past [`MAX_SHAPES`]).
 fn remember(st: &mut State, shape: Shape) {
     if let Some(i) = st.shapes.iter().position(|s| s.key == shape.key) {
         let s = st.shapes.remove(i);
