@@ -222,7 +222,8 @@ impl WarmPool {
                     {
                         let shape = Shape::of(req);
                         let ready = st.ready.get_mut(&shape.key);
-                        let slot = ready.and_then(|r| r.pop().map(|s| (s, r.is_empty())));
+                        let slot =
+                            ready.and_then(|r| r.pop().map(|s| (s, r.len() * 2 <= self.per_shape)));
                         remember(&mut st, shape);
                         (true, slot)
                     }
@@ -247,14 +248,14 @@ impl WarmPool {
             self.wake.notify_one();
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let (mut slot, last_of_its_kind) = slot;
+        let (mut slot, running_low) = slot;
         // The refill forks and confines a new slot: on a small host that competes with this
-        // run for the CPU, so it waits for the run's end unless this was the last ready slot
-        // of its kind (a burst of runs).
-        if last_of_its_kind {
+        // run for the CPU, so it waits for the run's end, unless half or fewer of this kind's
+        // slots are left (a burst of runs), when it starts at once.
+        if running_low {
             self.wake.notify_one();
         }
-        let _refill_after = (!last_of_its_kind).then(|| WakeOnDrop(&self.wake));
+        let _refill_after = (!running_low).then(|| WakeOnDrop(&self.wake));
         let zygote = Arc::clone(&slot.zygote);
         let in_process = zygote
             .preload_error
