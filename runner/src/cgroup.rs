@@ -356,8 +356,9 @@ impl RunCgroup {
     }
 
     /// Kill stragglers and remove the directories. Returns false if one could not be removed.
+    /// If this future is dropped part way (a removal spawned on a runtime that shuts down),
+    /// `Drop` finishes the job.
     pub(crate) async fn remove(mut self) -> bool {
-        self.removed = true;
         let mut all = true;
         for d in &self.dirs {
             let mut removed = false;
@@ -383,12 +384,14 @@ impl RunCgroup {
                 all = false;
             }
         }
+        self.removed = true;
         all
     }
 }
 
 impl Drop for RunCgroup {
-    /// Only reached when a run was cancelled mid-way (its future dropped): clean up synchronously.
+    /// Only reached when a run, or a removal spawned after it, was cancelled mid-way (its future
+    /// dropped, e.g. by its runtime shutting down): clean up synchronously.
     fn drop(&mut self) {
         if !self.removed {
             for d in &self.dirs {
@@ -428,8 +431,10 @@ fn kill_procs(dir: &Path) {
 fn remove_dir_retrying(dir: &Path) -> bool {
     for _ in 0..100 {
         kill_procs(dir);
-        if fs::remove_dir(dir).is_ok() {
-            return true;
+        match fs::remove_dir(dir) {
+            Ok(()) => return true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return true,
+            Err(_) => {}
         }
         std::thread::sleep(Duration::from_millis(5));
     }
