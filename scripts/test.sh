@@ -183,15 +183,18 @@ cargo clippy --workspace --all-targets -- -D warnings
 log "cargo test --workspace"
 cargo test --workspace
 
-# The security suites a second time, with every run the warm pool can serve (Python, JavaScript,
-# bash without network) forked from the Python zygote instead of started cold
-# (tests/src/safety_net.rs, warm_mode): the same attacks against the pooled path. The notebook
+# The security suites a second time, and the functional suites that run their programs through
+# the suite's runner, with every run the warm pool can serve (no compile stage, network, env block
+# or package set: Python forked from the zygote, node and bash started ahead, other interpreters
+# exec'd from a slot) taken from a warm slot instead of started cold (tests/src/safety_net.rs,
+# warm_mode): the same attacks and the same expectations against the pooled path. The notebook
 # session suite too: each of its sessions is then a fork of the zygote.
-log "security suites through the warm pool (CODERUNNER_TESTS_WARM=1)"
+log "security and functional suites through the warm pool (CODERUNNER_TESTS_WARM=1)"
 # The network suite's runs are never pooled; the no-cgroups collection test builds its own cold
 # runner, and its leftover check would count the shared pool's ready slots.
 CODERUNNER_TESTS_WARM=1 cargo test -p coderunner-tests \
     --test security_filesystem --test security_privilege --test security_resources \
-    --test security_outputs --test session_sandbox -- --skip without_cgroups_collection_waits_for_every_process_and_is_not_fooled
+    --test security_outputs --test session_sandbox --test runner_functional \
+    --test languages_scripted -- --skip without_cgroups_collection_waits_for_every_process_and_is_not_fooled
 
 log "all checks passed"
