@@ -34,6 +34,8 @@ use crate::{RunRequest, RunnerError};
 
 /// Kinds of run kept warm at once (the most recently used).
 const MAX_SHAPES: usize = 4;
+/// How long the refill of a kind that still has ready slots waits before it forks.
+const UNHURRIED_REFILL: Duration = Duration::from_millis(25);
 /// Languages kept warm from the start (with the `default` profile), when configured.
 const STARTING_LANGUAGES: &[&str] = &["python", "javascript", "bash"];
 /// A shape whose slots fail this many times in a row is dropped (its runs go cold).
@@ -348,13 +350,19 @@ impl WarmPool {
                 let st = self.lock();
                 st.shapes
                     .iter()
-                    .find(|s| st.ready.get(&s.key).map_or(0, Vec::len) < self.per_shape)
-                    .cloned()
+                    .map(|s| (s, st.ready.get(&s.key).map_or(0, Vec::len)))
+                    .find(|(_, ready)| *ready < self.per_shape)
+                    .map(|(s, ready)| (s.clone(), ready))
             };
-            let Some(shape) = next else {
+            let Some((shape, ready)) = next else {
                 self.pause(Duration::from_secs(5)).await;
                 continue;
             };
+            // A kind that still has slots is not urgent: the run that just ended (and woke this)
+            // answers its caller first, before a fork of the zygote competes for the CPU.
+            if ready > 0 {
+                tokio::time::sleep(UNHURRIED_REFILL).await;
+            }
             match Slot::create(&self.inner, &shape, zygote).await {
                 Ok(slot) => {
                     let mut st = self.lock();
