@@ -119,3 +119,35 @@ fn the_console_is_a_notebook_that_survives_its_own_exit() {
     assert!(reset.contains("variables are cleared"), "{reset}");
     assert_eq!(output_of(&reset, 1), ["(False, [])"], "{reset}");
 }
+
+/// A file attached to a one-shot run after the session started joins the live session before
+/// its next cell; a name the session already holds (here a link it planted, pointing at a host
+/// path) is never written through or over.
+#[test]
+fn files_attached_after_the_session_started_reach_its_next_cell() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bait = dir.path().join("pwned");
+    std::fs::write(dir.path().join("data.csv"), "city,temp\nOslo,4.5\n").expect("data.csv");
+    std::fs::write(dir.path().join("evil.csv"), "written by the host\n").expect("evil.csv");
+    let input = [
+        cell(&format!(
+            "import os\nos.symlink({:?}, 'evil.csv')\nx = 1",
+            bait.display().to_string()
+        )),
+        ":attach data.csv\n:attach evil.csv\n!run py `print('stored')`\n".to_string(),
+        cell("print(open('data.csv').read().strip(), x)\nprint(os.path.islink('evil.csv'), os.readlink('evil.csv').endswith('pwned'))"),
+    ]
+    .concat();
+    let (out, _) = console(dir.path(), &input);
+    println!("{out}");
+    assert_eq!(output_of(&out, 1), ["stored"], "{out}");
+    assert_eq!(
+        output_of(&out, 2),
+        ["city,temp", "Oslo,4.5 1", "True True"],
+        "{out}"
+    );
+    assert!(
+        !bait.exists(),
+        "the host wrote through a link the session planted"
+    );
+}

@@ -279,7 +279,8 @@ impl SessionManager {
         limits: &Profile,
     ) -> Result<CellReply, Refusal> {
         let mut notes = Vec::new();
-        if turn.guard.is_none() {
+        let started_now = turn.guard.is_none();
+        if started_now {
             self.make_room().await;
             let (live, restored) = self.start(&turn.slot, limits).await?;
             notes.extend(restored);
@@ -288,6 +289,17 @@ impl SessionManager {
         let Some(live) = turn.guard.as_mut() else {
             return Err(Refusal::bad_request("the session could not start"));
         };
+        if !started_now {
+            // Files the workspace gained since the session started (attached to a one-shot
+            // run, or written by one) join its working directory before this cell.
+            let new = self
+                .workspaces
+                .top_level_files_not_in(&turn.slot.workspace, &|name| live.session.has_entry(name));
+            if !new.is_empty() {
+                let added = live.session.add_missing_files(&new);
+                tracing::debug!(files = ?added, "workspace files added to a live session");
+            }
+        }
         let cell = live
             .session
             .run_cell(Cell {

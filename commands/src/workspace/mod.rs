@@ -40,6 +40,15 @@ pub trait Workspaces: Send + Sync {
         kept: &[InputFile],
         outcome: &RunOutcome,
     ) -> Option<String>;
+    /// The workspace's top-level, non-hidden files for which `present` says no: what a live
+    /// notebook session, which got the workspace's files when it started, has not seen yet.
+    fn top_level_files_not_in(
+        &self,
+        _key: &str,
+        _present: &dyn Fn(&str) -> bool,
+    ) -> Vec<InputFile> {
+        Vec::new()
+    }
     /// How many files the workspace holds now, for the reply's status line.
     fn file_count(&self, key: &str) -> Option<usize>;
     /// The reply to `!files`.

@@ -243,6 +243,23 @@ impl Workspaces for DiskWorkspaces {
         self.sync(key, who, kept, outcome)
     }
 
+    fn top_level_files_not_in(&self, key: &str, present: &dyn Fn(&str) -> bool) -> Vec<InputFile> {
+        self.entries(key)
+            .into_iter()
+            .filter(|e| !e.rel.contains('/') && !e.rel.starts_with('.') && !present(&e.rel))
+            .filter_map(|e| match read_regular(&e.path) {
+                Ok(content) => Some(InputFile {
+                    path: e.rel,
+                    content,
+                }),
+                Err(err) => {
+                    tracing::warn!(key, file = %e.rel, error = %err, "skipping an unreadable workspace file");
+                    None
+                }
+            })
+            .collect()
+    }
+
     fn file_count(&self, key: &str) -> Option<usize> {
         Some(self.entries(key).len())
     }

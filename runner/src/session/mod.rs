@@ -8,6 +8,7 @@
 
 mod cell;
 mod host;
+mod inputs;
 mod kernel;
 mod start;
 mod streams;
