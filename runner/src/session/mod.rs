@@ -9,6 +9,7 @@
 mod cell;
 mod host;
 mod kernel;
+mod open;
 mod start;
 mod streams;
 mod warm;

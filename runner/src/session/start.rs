@@ -1,7 +1,8 @@
 //! Starting a session: the same sandbox as a run (uid, cgroup, namespaces, seccomp, Landlock,
 //! no network, a capped tmpfs workdir holding the workspace's files), with the kernel as its
 //! program and a socket to it as its fd 0. Forked from the warm pool's zygote when the runner
-//! has one that can serve it (warm.rs), else started cold through the sandbox helper (here).
+//! has one that can serve it (warm.rs), else started cold through the sandbox helper (here);
+//! either way open.rs makes the Session.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
@@ -11,10 +12,10 @@ use std::time::{Duration, Instant};
 use coderunner_config::MemoryStrategy;
 use tokio::io::AsyncReadExt;
 
-use super::{host::Holder, host::Reports, streams::Streams, wire, Kernel, Session, SessionSpec};
+use super::open::{open, Sandbox};
+use super::{host::Holder, streams::Streams, Session, SessionSpec};
 use crate::cgroup::{CgroupLimits, RunCgroup};
 use crate::files;
-use crate::output::Stream;
 use crate::plan::{self, Placeholders};
 use crate::protocol::{
     encode_frame, HelperSpec, Isolation, Network, ProgramStdin, Report, Rlimits,
@@ -31,15 +32,6 @@ const HELPER_PIDS: u64 = 2;
 /// The session's RLIMIT_CPU: the host bounds each cell's CPU time itself, this only bounds a
 /// session nobody stops (a day of CPU).
 const SESSION_CPU_SECS: u64 = 24 * 3600;
-/// How long the kernel may take to say it is ready (Python's start, cold).
-const READY_WITHIN: Duration = Duration::from_secs(15);
-
-#[derive(serde::Deserialize)]
-struct Ready {
-    ready: bool,
-    #[serde(default)]
-    python: String,
-}
 
 /// Start a session sandbox for `spec` on this host.
 pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, RunnerError> {
@@ -218,28 +210,7 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
             )));
         }
     }
-    let streams = Streams::default();
-    for (stream, pipe) in [
-        (
-            Stream::Stdout,
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ),
-        (
-            Stream::Stderr,
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ),
-    ] {
-        if let Some(pipe) = pipe {
-            let s = streams.clone();
-            tokio::spawn(async move { s.read_from(stream, pipe).await });
-        }
-    }
+    let streams = Streams::reading(child.stdout.take(), child.stderr.take());
     control_ours.set_nonblocking(true)?;
     let control = tokio::net::UnixStream::from_std(control_ours)?;
     let (mut control_r, mut control_w) = control.into_split();
@@ -279,26 +250,15 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         Report::parse_stream(&buf)
     });
 
-    kernel_ours.set_nonblocking(true)?;
-    let kernel_sock = tokio::net::UnixStream::from_std(kernel_ours)?;
-    let (kernel_r, kernel_w) = kernel_sock.into_split();
-    let replies = wire::spawn_reader(kernel_r);
-    let session = Session {
+    let sandbox = Sandbox {
         id,
         holder: Holder::Helper(child),
         cgroup,
         workdir,
-        _lease: lease,
-        to_kernel: kernel_w,
-        replies: None,
+        lease,
         streams,
-        kernel: None,
-        known: spec.files.iter().map(|f| f.path.clone()).collect(),
-        limits: spec.limits.clone(),
+        reports,
         started,
-        python: String::new(),
-        ended: None,
-        reports: Reports::new(reports),
     };
     let reaper = async move {
         tokio::time::timeout(Duration::from_secs(2), reaper_rx)
@@ -306,44 +266,5 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
             .ok()
             .and_then(Result::ok)
     };
-    handshake(session, replies, reaper).await
-}
-
-/// Wait for the kernel's "ready", then find the kernel process (the only child of the sandbox's
-/// reaper, whose host pid `reaper` gives) for interrupts. A kernel that never says ready ends
-/// the session with the reason its sandbox gave.
-pub(super) async fn handshake(
-    mut session: Session,
-    mut replies: tokio::sync::mpsc::Receiver<Vec<u8>>,
-    reaper: impl std::future::Future<Output = Option<i32>>,
-) -> Result<Session, RunnerError> {
-    let ready = tokio::time::timeout(READY_WITHIN, replies.recv()).await;
-    let ready: Option<Ready> = match ready {
-        Ok(Some(frame)) => wire::decode(&frame),
-        _ => None,
-    };
-    match ready {
-        Some(r) if r.ready => session.python = r.python,
-        _ => {
-            let why = session.setup_failure().await;
-            session.close().await;
-            return Err(RunnerError::Sandbox(why));
-        }
-    }
-    session.replies = Some(replies);
-    if let Some(reaper) = reaper.await {
-        session.kernel = Kernel::find(reaper);
-    }
-    if session.kernel.is_none() {
-        tracing::warn!(
-            "a session kernel's pid was not found: cells past their time end the session at once"
-        );
-    }
-    tracing::debug!(
-        session = %session.id,
-        warm = session.is_warm(),
-        start_ms = session.started.elapsed().as_millis() as u64,
-        "session started"
-    );
-    Ok(session)
+    open(sandbox, kernel_ours, &spec, reaper).await
 }
