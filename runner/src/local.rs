@@ -5,6 +5,7 @@
 
 mod checks;
 mod cold;
+mod sandbox;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -190,37 +191,10 @@ impl Inner {
     }
 }
 
-/// What a session sandbox shares with runs (built by `session::start` from these).
-pub(crate) struct Parts<'a> {
-    pub helper: &'a std::path::Path,
-    pub runs_dir: &'a std::path::Path,
-    pub root_mountpoint: &'a std::path::Path,
-    pub rootless: Option<(u32, u32)>,
-    pub cgroups: Option<&'a Cgroups>,
-    pub uids: Option<&'a UidPool>,
-    pub seccomp: &'a [Vec<u64>],
-    pub landlock: bool,
-    pub layout: &'a BaseLayout,
-    pub owner_tag: &'a str,
-    pub refusal: Option<&'a str>,
-}
-
 impl LocalRunner {
-    pub(crate) fn parts(&self) -> Parts<'_> {
-        let i = &self.inner;
-        Parts {
-            helper: &i.helper,
-            runs_dir: &i.runs_dir,
-            root_mountpoint: &i.root_mountpoint,
-            rootless: i.rootless,
-            cgroups: i.cgroups.as_ref(),
-            uids: i.uids.as_ref(),
-            seccomp: &i.seccomp,
-            landlock: i.landlock,
-            layout: &i.layout,
-            owner_tag: &i.owner_tag,
-            refusal: i.refusal.as_deref(),
-        }
+    /// What the runner made once, for the sessions it starts (they share it with runs).
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// The warm pool, when this runner keeps one (a session may fork from its zygote).
@@ -230,6 +204,12 @@ impl LocalRunner {
 }
 
 impl Inner {
+    /// Why every run and session is refused on this host (`runner.isolation: full` where a
+    /// protection is missing); `None` when they are not.
+    pub(crate) fn refusal(&self) -> Option<&str> {
+        self.refusal.as_deref()
+    }
+
     /// The helper's spec for one sandboxed process of `language` under profile `p`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn helper_spec(

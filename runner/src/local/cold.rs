@@ -7,7 +7,7 @@ use std::time::Instant;
 use coderunner_config::MemoryStrategy;
 
 use super::checks::Commands;
-use super::{Inner, HELPER_PIDS, STACK_BYTES, TMPFS_INODES};
+use super::{Inner, HELPER_PIDS, STACK_BYTES};
 use crate::cgroup::{CgroupLimits, RunCgroup};
 use crate::files::{self, Snapshot};
 use crate::outcome::{CompileOutcome, RunOutcome, RunStatus};
@@ -17,7 +17,6 @@ use crate::plan;
 use crate::protocol::Rlimits;
 use crate::spawn::run_stage;
 use crate::stage::{finish_run, Measured, StageLimits};
-use crate::uids::UidLease;
 use crate::workdir::Workdir;
 use crate::{RunRequest, RunnerError};
 
@@ -28,31 +27,15 @@ impl Inner {
         req: &RunRequest,
         commands: Commands,
     ) -> Result<RunOutcome, RunnerError> {
-        let lease: Option<UidLease> = match &self.uids {
-            Some(pool) => Some(pool.lease()?.ok_or_else(|| {
-                RunnerError::Sandbox("every uid of runner.uid_range is in use; raise the range or lower the concurrency".into())
-            })?),
-            None => None,
-        };
-        let (uid, gid) = match (&lease, self.rootless) {
-            (Some(l), _) => (l.uid, l.uid),
-            (None, Some(ids)) => ids,
-            (None, None) => return Err(RunnerError::Sandbox("no uid for the run".into())),
-        };
+        let (lease, (uid, gid)) = self.sandbox_ids()?;
         let run_id = next_run_id(&self.owner_tag);
-        // Rootless, the parent may not mount: the helper makes the capped tmpfs for it.
-        let mut workdir = if self.rootless.is_some() {
-            Workdir::create_detached(&self.helper, req.limits.workdir_size.0, TMPFS_INODES).await?
-        } else {
-            Workdir::create(
-                &self.runs_dir,
+        let mut workdir = self
+            .sandbox_workdir(
                 &run_id,
                 req.limits.workdir_size.0,
-                TMPFS_INODES,
                 lease.as_ref().map(|_| (uid, gid)),
-                true,
-            )?
-        };
+            )
+            .await?;
         let result = self
             .run_in(req, &run_id, &workdir, uid, gid, commands)
             .await;
