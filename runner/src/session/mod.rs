@@ -10,6 +10,7 @@ mod cell;
 mod host;
 mod inputs;
 mod kernel;
+mod open;
 mod start;
 mod streams;
 mod warm;

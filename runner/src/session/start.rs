@@ -1,7 +1,8 @@
 //! Starting a session: the same sandbox as a run (uid, cgroup, namespaces, seccomp, Landlock,
 //! no network, a capped tmpfs workdir holding the workspace's files), with the kernel as its
 //! program and a socket to it as its fd 0. Forked from the warm pool's zygote when the runner
-//! has one that can serve it (warm.rs), else started cold through the sandbox helper (here).
+//! has one that can serve it (warm.rs), else started cold through the sandbox helper (here);
+//! either way open.rs makes the Session.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
@@ -11,43 +12,28 @@ use std::time::{Duration, Instant};
 use coderunner_config::MemoryStrategy;
 use tokio::io::AsyncReadExt;
 
-use super::{host::Holder, host::Reports, streams::Streams, wire, Kernel, Session, SessionSpec};
+use super::open::{open, Sandbox};
+use super::{host::Holder, streams::Streams, Session, SessionSpec};
 use crate::cgroup::{CgroupLimits, RunCgroup};
 use crate::files;
-use crate::output::Stream;
+use crate::local::{HELPER_PIDS, STACK_BYTES};
 use crate::plan::{self, Placeholders};
-use crate::protocol::{
-    encode_frame, HelperSpec, Isolation, Network, ProgramStdin, Report, Rlimits,
-};
-use crate::workdir::Workdir;
+use crate::protocol::{encode_frame, ProgramStdin, Report, Rlimits};
 use crate::{LocalRunner, RunnerError};
 
 /// The kernel, run with `python3 -c` (or its source run so in a zygote's fork).
 pub(super) const KERNEL: &str = include_str!("kernel.py");
-/// Same caps as a run's (see local.rs).
-const TMPFS_INODES: u64 = 16_384;
-const STACK_BYTES: u64 = 8 << 20;
-const HELPER_PIDS: u64 = 2;
 /// The session's RLIMIT_CPU: the host bounds each cell's CPU time itself, this only bounds a
 /// session nobody stops (a day of CPU).
 const SESSION_CPU_SECS: u64 = 24 * 3600;
-/// How long the kernel may take to say it is ready (Python's start, cold).
-const READY_WITHIN: Duration = Duration::from_secs(15);
-
-#[derive(serde::Deserialize)]
-struct Ready {
-    ready: bool,
-    #[serde(default)]
-    python: String,
-}
 
 /// Start a session sandbox for `spec` on this host.
 pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, RunnerError> {
-    let parts = runner.parts();
-    if let Some(why) = parts.refusal {
+    let inner = runner.inner();
+    if let Some(why) = inner.refusal() {
         return Err(RunnerError::InvalidRequest(why.to_string()));
     }
-    if parts.cgroups.is_none() && spec.language.memory == MemoryStrategy::CgroupOnly {
+    if inner.cgroups.is_none() && spec.language.memory == MemoryStrategy::CgroupOnly {
         return Err(RunnerError::InvalidRequest(
             "sessions of this language need a memory cgroup, which this host does not give".into(),
         ));
@@ -77,43 +63,27 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
     // arrives as it is written. The workdir is on the import path (`-c` puts '' first).
     argv.extend(["-E", "-s", "-B", "-u", "-c", KERNEL].map(String::from));
 
-    let lease = match parts.uids {
-        Some(pool) => Some(pool.lease()?.ok_or_else(|| {
-            RunnerError::Sandbox("every uid of runner.uid_range is in use".into())
-        })?),
-        None => None,
-    };
-    let (uid, gid) = match (&lease, parts.rootless) {
-        (Some(l), _) => (l.uid, l.uid),
-        (None, Some(ids)) => ids,
-        (None, None) => return Err(RunnerError::Sandbox("no uid for the session".into())),
-    };
+    let (lease, (uid, gid)) = inner.sandbox_ids()?;
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let id = format!(
         "{}-s{}",
-        parts.owner_tag,
+        inner.owner_tag,
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
-    // Rootless, the parent may not mount: the helper makes the capped tmpfs, as for a run.
-    let workdir = if parts.rootless.is_some() {
-        Workdir::create_detached(parts.helper, limits.workdir_size.0, TMPFS_INODES).await?
-    } else {
-        Workdir::create(
-            parts.runs_dir,
+    let workdir = inner
+        .sandbox_workdir(
             &id,
             limits.workdir_size.0,
-            TMPFS_INODES,
             lease.as_ref().map(|_| (uid, gid)),
-            true,
-        )?
-    };
-    let owner = parts.rootless.is_none().then_some((uid, gid));
+        )
+        .await?;
+    let owner = inner.rootless.is_none().then_some((uid, gid));
     files::write_inputs(workdir.path(), &spec.files, owner).map_err(|e| {
         RunnerError::InvalidRequest(format!(
             "writing the workspace's files: {e} (are they larger than the workdir?)"
         ))
     })?;
-    let cgroup: Option<RunCgroup> = match parts.cgroups {
+    let cgroup: Option<RunCgroup> = match &inner.cgroups {
         Some(c) => Some(
             c.create(
                 &id,
@@ -134,44 +104,29 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         env.retain(|(existing, _)| existing != k);
         env.push((k.clone(), v.clone()));
     }
-    let helper_spec = HelperSpec {
+    let rlimits = Rlimits {
+        cpu_secs: SESSION_CPU_SECS,
+        file_size: limits.file_size.0,
+        open_files: u64::from(limits.open_files),
+        processes: u64::from(limits.pids),
+        stack: STACK_BYTES,
+        address_space,
+    };
+    // A session never has network, whatever the profile says (`--privileged` never runs in
+    // one).
+    let mut offline = limits.clone();
+    offline.network = false;
+    let mut helper_spec = inner.helper_spec(
+        &spec.language,
+        &offline,
+        workdir.path(),
+        (uid, gid),
         argv,
         env,
-        isolation: match parts.rootless {
-            Some((outer_uid, outer_gid)) => Isolation::Rootless {
-                outer_uid,
-                outer_gid,
-            },
-            None => Isolation::Root { uid, gid },
-        },
-        // A session never has network, whatever the profile says (`--privileged` never runs in
-        // one).
-        network: Network::Isolated,
-        root_mountpoint: parts.root_mountpoint.to_path_buf(),
-        workdir_host: workdir.helper_source().0,
-        workdir_handle: workdir.helper_source().1,
-        workdir: plan::WORKDIR.into(),
-        ro_binds: parts.layout.binds_for(&spec.language, false),
-        ro_binds_at: Vec::new(),
-        symlinks: parts.layout.symlinks.clone(),
-        files: plan::etc_files(uid, gid, false),
-        tmp_size: limits.tmp_size.0,
-        shm_size: limits.shm_size.0,
-        tmpfs_inodes: TMPFS_INODES,
-        rlimits: Rlimits {
-            cpu_secs: SESSION_CPU_SECS,
-            file_size: limits.file_size.0,
-            open_files: u64::from(limits.open_files),
-            processes: u64::from(limits.pids),
-            stack: STACK_BYTES,
-            address_space,
-        },
-        hostname: "sandbox".into(),
-        landlock: parts.landlock,
-        seccomp: parts.seccomp.to_vec(),
-        stdin: ProgramStdin::Fd3,
-        zygote: false,
-    };
+        rlimits,
+    );
+    (helper_spec.workdir_host, helper_spec.workdir_handle) = workdir.helper_source();
+    helper_spec.stdin = ProgramStdin::Fd3;
     let spec_json = serde_json::to_vec(&helper_spec)
         .map_err(|e| RunnerError::Sandbox(format!("encoding the session spec: {e}")))?;
 
@@ -179,7 +134,7 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
     let (kernel_ours, kernel_theirs) = std::os::unix::net::UnixStream::pair()?;
     let kernel_fd = OwnedFd::from(kernel_theirs);
     let raw = kernel_fd.as_raw_fd();
-    let mut cmd = tokio::process::Command::new(parts.helper);
+    let mut cmd = tokio::process::Command::new(&inner.helper);
     cmd.arg0(crate::helper::PROGRAM_NAME)
         .arg("run")
         .env_clear()
@@ -201,7 +156,7 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
     let mut child = cmd.spawn().map_err(|e| {
         RunnerError::Sandbox(format!(
             "starting the sandbox helper {}: {e}",
-            parts.helper.display()
+            inner.helper.display()
         ))
     })?;
     drop(cmd);
@@ -218,28 +173,7 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
             )));
         }
     }
-    let streams = Streams::default();
-    for (stream, pipe) in [
-        (
-            Stream::Stdout,
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ),
-        (
-            Stream::Stderr,
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ),
-    ] {
-        if let Some(pipe) = pipe {
-            let s = streams.clone();
-            tokio::spawn(async move { s.read_from(stream, pipe).await });
-        }
-    }
+    let streams = Streams::reading(child.stdout.take(), child.stderr.take());
     control_ours.set_nonblocking(true)?;
     let control = tokio::net::UnixStream::from_std(control_ours)?;
     let (mut control_r, mut control_w) = control.into_split();
@@ -279,26 +213,15 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
         Report::parse_stream(&buf)
     });
 
-    kernel_ours.set_nonblocking(true)?;
-    let kernel_sock = tokio::net::UnixStream::from_std(kernel_ours)?;
-    let (kernel_r, kernel_w) = kernel_sock.into_split();
-    let replies = wire::spawn_reader(kernel_r);
-    let session = Session {
+    let sandbox = Sandbox {
         id,
         holder: Holder::Helper(child),
         cgroup,
         workdir,
-        _lease: lease,
-        to_kernel: kernel_w,
-        replies: None,
+        lease,
         streams,
-        kernel: None,
-        known: spec.files.iter().map(|f| f.path.clone()).collect(),
-        limits: spec.limits.clone(),
+        reports,
         started,
-        python: String::new(),
-        ended: None,
-        reports: Reports::new(reports),
     };
     let reaper = async move {
         tokio::time::timeout(Duration::from_secs(2), reaper_rx)
@@ -306,44 +229,5 @@ pub async fn start(runner: &LocalRunner, spec: SessionSpec) -> Result<Session, R
             .ok()
             .and_then(Result::ok)
     };
-    handshake(session, replies, reaper).await
-}
-
-/// Wait for the kernel's "ready", then find the kernel process (the only child of the sandbox's
-/// reaper, whose host pid `reaper` gives) for interrupts. A kernel that never says ready ends
-/// the session with the reason its sandbox gave.
-pub(super) async fn handshake(
-    mut session: Session,
-    mut replies: tokio::sync::mpsc::Receiver<Vec<u8>>,
-    reaper: impl std::future::Future<Output = Option<i32>>,
-) -> Result<Session, RunnerError> {
-    let ready = tokio::time::timeout(READY_WITHIN, replies.recv()).await;
-    let ready: Option<Ready> = match ready {
-        Ok(Some(frame)) => wire::decode(&frame),
-        _ => None,
-    };
-    match ready {
-        Some(r) if r.ready => session.python = r.python,
-        _ => {
-            let why = session.setup_failure().await;
-            session.close().await;
-            return Err(RunnerError::Sandbox(why));
-        }
-    }
-    session.replies = Some(replies);
-    if let Some(reaper) = reaper.await {
-        session.kernel = Kernel::find(reaper);
-    }
-    if session.kernel.is_none() {
-        tracing::warn!(
-            "a session kernel's pid was not found: cells past their time end the session at once"
-        );
-    }
-    tracing::debug!(
-        session = %session.id,
-        warm = session.is_warm(),
-        start_ms = session.started.elapsed().as_millis() as u64,
-        "session started"
-    );
-    Ok(session)
+    open(sandbox, kernel_ours, &spec, reaper).await
 }

@@ -64,8 +64,27 @@ impl Streams {
         };
     }
 
+    /// Streams fed from a session sandbox's stdout and stderr pipes, each read by a task of its
+    /// own until it ends.
+    pub(crate) fn reading<O, E>(stdout: Option<O>, stderr: Option<E>) -> Streams
+    where
+        O: AsyncRead + Unpin + Send + 'static,
+        E: AsyncRead + Unpin + Send + 'static,
+    {
+        let streams = Streams::default();
+        if let Some(pipe) = stdout {
+            let s = streams.clone();
+            tokio::spawn(async move { s.read_from(Stream::Stdout, pipe).await });
+        }
+        if let Some(pipe) = stderr {
+            let s = streams.clone();
+            tokio::spawn(async move { s.read_from(Stream::Stderr, pipe).await });
+        }
+        streams
+    }
+
     /// Read one stream until it ends.
-    pub(crate) async fn read_from(&self, stream: Stream, mut reader: impl AsyncRead + Unpin) {
+    async fn read_from(&self, stream: Stream, mut reader: impl AsyncRead + Unpin) {
         let mut buf = vec![0u8; CHUNK];
         loop {
             match reader.read(&mut buf).await {

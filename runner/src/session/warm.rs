@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::host::{Holder, Reports};
-use super::start::{handshake, KERNEL};
-use super::{streams::Streams, wire, Session, SessionSpec};
+use super::host::Holder;
+use super::open::{open, Sandbox};
+use super::start::KERNEL;
+use super::{streams::Streams, Session, SessionSpec};
 use crate::files;
-use crate::output::Stream;
 use crate::plan::{self, Placeholders};
 use crate::protocol::Report;
 use crate::zygote::Channel;
@@ -82,17 +82,10 @@ async fn assemble(
     let (kernel_ours, kernel_theirs) = std::os::unix::net::UnixStream::pair()?;
     let kernel_theirs = OwnedFd::from(kernel_theirs);
 
-    let streams = Streams::default();
-    for (stream, fd) in [
-        (Stream::Stdout, slot.out.take()),
-        (Stream::Stderr, slot.err.take()),
-    ] {
-        let pipe = fd.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
-        if let Some(pipe) = pipe {
-            let s = streams.clone();
-            tokio::spawn(async move { s.read_from(stream, pipe).await });
-        }
-    }
+    let pipe = |fd: Option<OwnedFd>| {
+        fd.and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok())
+    };
+    let streams = Streams::reading(pipe(slot.out.take()), pipe(slot.err.take()));
     slot.sock
         .send(&go, &[kernel_theirs.as_raw_fd()])
         .map_err(|e| RunnerError::Sandbox(format!("starting the session's kernel: {e}")))?;
@@ -102,36 +95,25 @@ async fn assemble(
     let sock = slot.sock;
     // The reaper's reports: how the kernel ended, when it ends.
     let reports = tokio::spawn(async move { collect(sock).await });
-    kernel_ours.set_nonblocking(true)?;
-    let kernel_sock = tokio::net::UnixStream::from_std(kernel_ours)?;
-    let (kernel_r, kernel_w) = kernel_sock.into_split();
-    let replies = wire::spawn_reader(kernel_r);
     let id = slot
         .workdir
         .path()
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let session = Session {
+    let sandbox = Sandbox {
         id,
         holder: Holder::Zygote {
             zygote: Some(slot.zygote),
         },
         cgroup: slot.cgroup,
         workdir: slot.workdir,
-        _lease: Some(slot.lease),
-        to_kernel: kernel_w,
-        replies: None,
+        lease: Some(slot.lease),
         streams,
-        kernel: None,
-        known: spec.files.iter().map(|f| f.path.clone()).collect(),
-        limits: spec.limits.clone(),
+        reports,
         started,
-        python: String::new(),
-        ended: None,
-        reports: Reports::new(reports),
     };
-    handshake(session, replies, async move { Some(reaper) }).await
+    open(sandbox, kernel_ours, spec, async move { Some(reaper) }).await
 }
 
 /// Read a slot's reports until its reaper closes the socket (it exits).
