@@ -124,9 +124,9 @@ impl Pipeline {
         run: &RunCommand,
         progress: &dyn Progress,
     ) -> Option<Reply> {
-        // A message with attachments runs one-shot: its files are kept in the workspace, where
-        // the next session start sees them. So does a run asking for a package set or an `env`
-        // block: a session's Python has neither.
+        // A message with attachments runs one-shot: its files are kept in the workspace, and
+        // join the live session before its next cell. So does a run asking for a package set or
+        // an `env` block: a session's Python has neither.
         if run.flags.fresh
             || run.flags.privileged
             || run.flags.env_set.is_some()
