@@ -4,17 +4,19 @@
 //! codes, statuses, limits and confinement.
 
 use std::future::Future;
+use std::time::Duration;
 
 use coderunner_runner::{LocalRunner, RunOutcome, RunRequest, RunStatus};
 use coderunner_tests::{safety_net, warm};
 
-/// A warm runner of this suite's size (see [`warm::with_warm_runner`]).
+/// A warm runner of this suite's size (see [`warm::with_warm_runner`]). Runs wait for a slot
+/// rather than go cold: back-to-back runs can outpace the refill on a busy 2-core machine.
 async fn with_warm_runner<F, Fut>(body: F)
 where
     F: FnOnce(LocalRunner) -> Fut,
     Fut: Future<Output = ()>,
 {
-    warm::with_warm_runner(2, None, body).await
+    warm::with_warm_runner(2, Some(Duration::from_secs(60)), body).await
 }
 
 async fn warm(runner: &LocalRunner, req: RunRequest) -> RunOutcome {
@@ -168,7 +170,7 @@ async fn the_run_ends_only_when_nothing_of_it_is_left() {
             }
         }
         // The process left running (named by itself) is gone, not merely unheard of.
-        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
         let named = std::fs::read_dir("/proc")
             .expect("/proc")
             .flatten()
