@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 mod ai;
+mod deferred;
 
 pub use ai::{AiCallRecord, AiCallRow};
 
@@ -74,6 +75,8 @@ pub struct AuditRow {
 /// The audit database.
 pub struct Audit {
     conn: Mutex<Connection>,
+    /// Rows accepted by [`Audit::defer`] and not yet written, oldest first, with their time.
+    deferred: Mutex<Vec<(i64, AuditRecord)>>,
     path: PathBuf,
     code_cap: usize,
     retention: Duration,
@@ -155,6 +158,7 @@ impl Audit {
         ai::migrate(&conn).map_err(sql)?;
         let audit = Audit {
             conn: Mutex::new(conn),
+            deferred: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
             code_cap,
             retention,
@@ -167,8 +171,14 @@ impl Audit {
         &self.path
     }
 
+    /// The connection, with every deferred row written first: whoever reads (or writes) sees
+    /// the rows of everything answered before, in order.
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = self.write_deferred(&conn) {
+            tracing::error!(error = %e, "writing deferred audit rows failed; they are kept for the next attempt");
+        }
+        conn
     }
 
     fn sql_err(&self, source: rusqlite::Error) -> AuditError {
@@ -194,8 +204,14 @@ impl Audit {
             .map_err(|e| self.sql_err(e))
     }
 
-    /// Write one row.
+    /// Write one row now.
     pub fn record(&self, r: &AuditRecord) -> Result<(), AuditError> {
+        let conn = self.lock();
+        self.insert(&conn, r, now_ms())
+    }
+
+    /// Insert `r` as of `at_ms`.
+    fn insert(&self, conn: &Connection, r: &AuditRecord, at_ms: i64) -> Result<(), AuditError> {
         let (hash, code, code_bytes) = match &r.code {
             Some(code) => {
                 let hash = hex::encode(Sha256::digest(code.as_bytes()));
@@ -207,16 +223,17 @@ impl Audit {
             }
             None => (None, None, None),
         };
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO runs (at_ms, platform, user_id, user_name, guild, channel, thread, tier,
                 privileged, language, code_sha256, code, code_bytes, status, exit_code, signal,
                 queue_ms, wall_ms, cpu_ms, peak_memory_bytes, output_bytes, truncated,
                 refusal_kind, refusal_reason, ai_call)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
-            params![
-                now_ms(),
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                at_ms,
                 r.platform,
                 r.user_id,
                 r.user_name,
@@ -241,8 +258,8 @@ impl Audit {
                 r.refusal_kind,
                 r.refusal_reason,
                 r.ai_call,
-            ],
-        )
+            ])
+        })
         .map_err(|e| self.sql_err(e))?;
         Ok(())
     }
@@ -250,7 +267,7 @@ impl Audit {
     /// Delete rows older than the retention period; returns how many went.
     pub fn apply_retention(&self) -> Result<usize, AuditError> {
         let cutoff = now_ms() - i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = self.lock();
         conn.execute("DELETE FROM ai_calls WHERE at_ms < ?1", params![cutoff])
             .map_err(|e| self.sql_err(e))?;
         conn.execute("DELETE FROM runs WHERE at_ms < ?1", params![cutoff])
@@ -305,7 +322,7 @@ impl Audit {
 
     /// Rows in the table.
     pub fn count(&self) -> Result<u64, AuditError> {
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = self.lock();
         let n: Option<i64> = conn
             .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
             .optional()
@@ -317,7 +334,7 @@ impl Audit {
     #[doc(hidden)]
     pub fn age_all_rows(&self, by: Duration) -> Result<(), AuditError> {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = self.lock();
         conn.execute("UPDATE runs SET at_ms = at_ms - ?1", params![ms])
             .map_err(|e| self.sql_err(e))?;
         Ok(())
@@ -325,7 +342,7 @@ impl Audit {
 
     /// Make sure everything written is in the main database file.
     pub fn checkpoint(&self) -> Result<(), AuditError> {
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = self.lock();
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(|e| self.sql_err(e))
     }

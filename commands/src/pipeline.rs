@@ -33,6 +33,9 @@ pub enum PipelineError {
 
 /// How long `shutdown` waits for runs in flight before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(120);
+/// How long after its answer an unprivileged run's audit row is written: long enough for a
+/// fast run's answer to be sent first, short enough that a crash loses little.
+const AUDIT_DEFER: Duration = Duration::from_millis(5);
 
 /// Knobs of a pipeline besides its config; the defaults are production's.
 pub struct PipelineOptions {
@@ -357,14 +360,24 @@ impl Pipeline {
         self.write_audit(record).await;
     }
 
+    /// Audit a run or a refusal. A privileged run's row is written before its answer; any
+    /// other row is written [`AUDIT_DEFER`] later, after the answer has gone out (readers of
+    /// the audit, `!runs` and the API among them, still see it: see audit/deferred.rs).
     pub(crate) async fn write_audit(&self, record: AuditRecord) {
         let inner = Arc::clone(&self.inner);
-        let written = tokio::task::spawn_blocking(move || inner.audit.record(&record)).await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "writing the audit row failed"),
-            Err(e) => tracing::error!(error = %e, "the audit writer panicked"),
+        if !record.privileged {
+            if inner.audit.defer(record) {
+                tokio::spawn(async move {
+                    tokio::time::sleep(AUDIT_DEFER).await;
+                    let written =
+                        tokio::task::spawn_blocking(move || inner.audit.write_deferred_now()).await;
+                    log_audit_write(written);
+                });
+            }
+            return;
         }
+        let written = tokio::task::spawn_blocking(move || inner.audit.record(&record)).await;
+        log_audit_write(written);
     }
 
     /// Stop accepting runs, wait for those in flight (up to a grace period), flush the audit log.
@@ -391,9 +404,20 @@ impl Pipeline {
         {
             task.abort();
         }
+        if let Err(e) = self.inner.audit.write_deferred_now() {
+            tracing::error!(error = %e, "writing the last audit rows failed");
+        }
         if let Err(e) = self.inner.audit.checkpoint() {
             tracing::error!(error = %e, "flushing the audit log failed");
         }
+    }
+}
+
+fn log_audit_write(written: Result<Result<(), AuditError>, tokio::task::JoinError>) {
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "writing the audit row failed"),
+        Err(e) => tracing::error!(error = %e, "the audit writer panicked"),
     }
 }
 

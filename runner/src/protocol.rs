@@ -134,9 +134,10 @@ pub enum Report {
     },
     /// The reaper (PID 1 of the run's pid namespace) has no child left, alive or dead, after
     /// the program ended: no process of the run but itself exists, and it sends nothing more.
-    /// A warm slot's reaper says so before its own exit, so the run's end does not wait for
-    /// that exit (a fork of the zygote tears down a large address space). It is trusted as the
-    /// cold path's reaper is: the program never ran in it.
+    /// A warm slot's reaper says so (with its other reports, in one packet) and then waits to
+    /// be let go, so the run's end and answer do not wait for, or compete with, its exit (a
+    /// fork of the zygote tears down a large address space). It is trusted as the cold path's
+    /// reaper is: the program never ran in it.
     Alone,
 }
 

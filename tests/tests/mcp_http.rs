@@ -54,7 +54,7 @@ async fn http_tools_runs_plots_failures_timeouts_and_refusals() {
     client.cancel().await.expect("close the client");
 
     // The runs are audited as the key, with frontend `mcp` and the key's tier.
-    let rows = audit_rows(&config, "member");
+    let rows = audit_rows(&config, "member", ran_at_least(6));
     assert!(rows.iter().filter(|r| r.record.status != "refused").count() >= 6);
     assert!(rows
         .iter()

@@ -297,8 +297,7 @@ impl WarmPool {
             sandboxed_us = began.elapsed().as_micros() as u64,
             "warm run"
         );
-        // The workdir's unmount and the uid's release happen after the outcome is returned.
-        tokio::task::spawn_blocking(move || drop(slot));
+        tokio::spawn(slot.retire());
         Some(Ok(outcome))
     }
 

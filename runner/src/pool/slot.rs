@@ -30,6 +30,10 @@ use crate::zygote::{Channel, Zygote};
 const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a killed slot may take to report and exit.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// Most reports a slot's reaper sends; more is not the reaper.
+const MAX_REPORTS: usize = 16;
+/// How long a used slot waits before its teardown (see [`Slot::retire`]).
+const RETIRE_AFTER: Duration = Duration::from_millis(10);
 
 /// A ready slot.
 #[derive(Debug)]
@@ -289,7 +293,7 @@ impl Slot {
         let mut reports: Vec<Report> = Vec::new();
         let mut ended = false;
         let killed = {
-            let collect = collect_reports(&self.sock, &mut reports);
+            let collect = self.sock.reports(&mut reports, MAX_REPORTS);
             tokio::pin!(collect);
             let deadline = tokio::time::sleep(limits.wall);
             tokio::pin!(deadline);
@@ -303,8 +307,8 @@ impl Slot {
             cgroup.kill_all();
         }
         if !ended {
-            let _ =
-                tokio::time::timeout(KILL_GRACE, collect_reports(&self.sock, &mut reports)).await;
+            let _ = tokio::time::timeout(KILL_GRACE, self.sock.reports(&mut reports, MAX_REPORTS))
+                .await;
         }
         let wall = started.elapsed();
         let pid = self.pid;
@@ -330,16 +334,12 @@ impl Slot {
         }
         let (end, usage, landlock) = judge(reports);
         let stats = cgroup.stats();
-        // An empty cgroup (every process of the run gone), or one holding only a reaper that
-        // is alone and exiting, is removed after the outcome is returned, off the run's path
-        // (its rmdir costs milliseconds); one that still holds a process is emptied and removed
-        // before, as the cold path does.
+        // A cgroup holding only a reaper that is alone (it waits to be let go), or none at all,
+        // is removed by the slot's retirement, after the outcome is returned (see
+        // [`Slot::retire`]); one that still holds a process is emptied and removed before, as
+        // the cold path does.
         let cgroup_gone = if alone || (all_gone && cgroup.is_empty()) {
-            tokio::spawn(async move {
-                if !cgroup.remove().await {
-                    tracing::error!("a warm run's cgroup could not be removed");
-                }
-            });
+            self.cgroup = Some(cgroup);
             true
         } else {
             cgroup.remove().await
@@ -357,6 +357,21 @@ impl Slot {
             stats,
             all_gone: all_gone && cgroup_gone,
         })
+    }
+
+    /// Tear a used slot down a little after its run was answered: the reaper's exit (a copy
+    /// of the zygote's address space and the run's namespaces), the cgroup's rmdir and the
+    /// workdir's unmount take milliseconds of CPU that, on a small host, would otherwise compete
+    /// with sending the answer. The uid is released last, when nothing of the run is left.
+    /// (Cancelled, e.g. by its runtime shutting down, the slot's drop does the same at once.)
+    pub(crate) async fn retire(mut self) {
+        tokio::time::sleep(RETIRE_AFTER).await;
+        if let Some(cgroup) = self.cgroup.take() {
+            if !cgroup.remove().await {
+                tracing::error!("a warm run's cgroup could not be removed");
+            }
+        }
+        let _ = tokio::task::spawn_blocking(move || drop(self)).await;
     }
 
     /// Host pids of the slot's processes.
@@ -395,27 +410,6 @@ impl Slot {
             uid: self.uid,
             pid: self.pid,
             zygote: self.zygote,
-        }
-    }
-}
-
-/// Read the slot's reports until its reaper says it is alone (its last report) or closes the
-/// socket by exiting.
-async fn collect_reports(sock: &Channel, into: &mut Vec<Report>) {
-    loop {
-        match sock.recv().await {
-            Ok(m) if !m.bytes.is_empty() => {
-                let report =
-                    serde_json::from_slice(&m.bytes).unwrap_or_else(|_| Report::SetupError {
-                        message: "a warm slot sent an unreadable report".into(),
-                    });
-                let last = report == Report::Alone;
-                into.push(report);
-                if last {
-                    return;
-                }
-            }
-            _ => return,
         }
     }
 }

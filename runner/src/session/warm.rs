@@ -116,20 +116,10 @@ async fn assemble(
     open(sandbox, kernel_ours, spec, async move { Some(reaper) }).await
 }
 
-/// Read a slot's reports until its reaper closes the socket (it exits).
+/// Read a slot's reports until its reaper says it is alone or exits; returning closes the
+/// socket, which lets an alone reaper exit.
 async fn collect(sock: Channel) -> Vec<Report> {
     let mut out = Vec::new();
-    while let Ok(m) = sock.recv().await {
-        if m.bytes.is_empty() {
-            break;
-        }
-        if out.len() < MAX_REPORTS {
-            out.push(
-                serde_json::from_slice(&m.bytes).unwrap_or_else(|_| Report::SetupError {
-                    message: "the session's sandbox sent an unreadable report".into(),
-                }),
-            );
-        }
-    }
+    sock.reports(&mut out, MAX_REPORTS).await;
     out
 }

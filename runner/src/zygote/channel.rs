@@ -13,6 +13,8 @@ use nix::sys::socket::{
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+use crate::protocol::Report;
+
 /// Largest message either side sends (the zygote reads up to 1 MiB).
 pub(crate) const MAX_MESSAGE: usize = 1 << 20;
 
@@ -86,6 +88,25 @@ impl Channel {
             match guard.try_io(|fd| recv_now(fd.get_ref().as_raw_fd())) {
                 Ok(result) => return result,
                 Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl Channel {
+    /// Read a slot reaper's reports (a packet holds one per line) until it says it is alone
+    /// (its last report) or closes the socket by exiting; the first `max` are kept.
+    pub(crate) async fn reports(&self, into: &mut Vec<Report>, max: usize) {
+        while let Ok(m) = self.recv().await {
+            if m.bytes.is_empty() {
+                return;
+            }
+            let batch = Report::parse_stream(&m.bytes);
+            let last = batch.contains(&Report::Alone);
+            let room = max.saturating_sub(into.len());
+            into.extend(batch.into_iter().take(room));
+            if last {
+                return;
             }
         }
     }

@@ -347,20 +347,37 @@ pub async fn check_list_languages(client: &Client) {
     assert!(text(&r).contains("python 3."), "{}", text(&r));
 }
 
-/// Audit rows of the runs through MCP: frontend `mcp`, by `user`, with tier `tier`.
-pub fn audit_rows(config: &Config, user: &str) -> Vec<coderunner_commands::AuditRow> {
+/// Audit rows of the runs through MCP: frontend `mcp`, by `user`, once `complete` holds of them
+/// (a server writes an unprivileged run's row just after its answer; waits up to 10 s).
+pub fn audit_rows(
+    config: &Config,
+    user: &str,
+    complete: impl Fn(&[coderunner_commands::AuditRow]) -> bool,
+) -> Vec<coderunner_commands::AuditRow> {
     let audit = coderunner_commands::Audit::open(
         &config.resolve_data_path(&config.audit.path),
         1 << 16,
         std::time::Duration::from_secs(86_400),
     )
     .expect("open the audit database");
-    audit
-        .recent(1000)
-        .expect("read audit rows")
-        .into_iter()
-        .filter(|r| r.record.platform == "mcp" && r.record.user_id == user)
-        .collect()
+    let start = std::time::Instant::now();
+    loop {
+        let rows: Vec<_> = audit
+            .recent(1000)
+            .expect("read audit rows")
+            .into_iter()
+            .filter(|r| r.record.platform == "mcp" && r.record.user_id == user)
+            .collect();
+        if complete(&rows) || start.elapsed() > std::time::Duration::from_secs(10) {
+            return rows;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Rows of at least `n` runs (refusals not counted).
+pub fn ran_at_least(n: usize) -> impl Fn(&[coderunner_commands::AuditRow]) -> bool {
+    move |rows| rows.iter().filter(|r| r.record.status != "refused").count() >= n
 }
 
 /// Every behaviour the issue asks of the tools, in one order, so both transports are held to the
