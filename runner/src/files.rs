@@ -19,6 +19,8 @@ use crate::mime::guess_mime;
 use crate::outcome::OutputFile;
 use crate::request::InputFile;
 
+mod untouched;
+
 /// Longest accepted input path, in bytes.
 pub const MAX_PATH_BYTES: usize = 255;
 /// Most path components of an input file.

@@ -255,6 +255,25 @@ impl Slot {
         };
         let go_json = serde_json::to_vec(go).map_err(|e| Unusable(e.to_string()))?;
         let capture = Capture::new(limits.output);
+        let started = Instant::now();
+        let fds: Vec<_> = stdin_fd.iter().map(AsRawFd::as_raw_fd).collect();
+        let sent = match self.go_pipe.take() {
+            // A pre-started bash reads its go from a pipe (the arguments fit in its buffer).
+            Some(pipe) => match prestart::bash_go(&go.args) {
+                Some(bytes) => std::io::Write::write_all(&mut std::fs::File::from(pipe), &bytes),
+                None => Err(std::io::Error::other(
+                    "the arguments are too large for the go pipe",
+                )),
+            },
+            None => self.sock.send(&go_json, &fds),
+        };
+        if let Err(e) = sent {
+            self.cgroup = Some(cgroup);
+            return Err(Unusable(format!("starting the slot's program: {e}")));
+        }
+        drop(stdin_fd);
+        // The output is read from here on, while the program starts (what it writes first waits
+        // in the pipes).
         let readers = [
             (Stream::Stdout, self.out.take()),
             (Stream::Stderr, self.err.take()),
@@ -269,26 +288,6 @@ impl Slot {
                 }
             })
         });
-        let started = Instant::now();
-        let fds: Vec<_> = stdin_fd.iter().map(AsRawFd::as_raw_fd).collect();
-        let sent = match self.go_pipe.take() {
-            // A pre-started bash reads its go from a pipe (the arguments fit in its buffer).
-            Some(pipe) => match prestart::bash_go(&go.args) {
-                Some(bytes) => std::io::Write::write_all(&mut std::fs::File::from(pipe), &bytes),
-                None => Err(std::io::Error::other(
-                    "the arguments are too large for the go pipe",
-                )),
-            },
-            None => self.sock.send(&go_json, &fds),
-        };
-        if let Err(e) = sent {
-            for r in &readers {
-                r.abort();
-            }
-            self.cgroup = Some(cgroup);
-            return Err(Unusable(format!("starting the slot's program: {e}")));
-        }
-        drop(stdin_fd);
 
         let mut reports: Vec<Report> = Vec::new();
         let mut ended = false;

@@ -140,6 +140,9 @@ def slot_child(spec, sock, out_w, err_w, tree_fd):
         unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP,
                 "unshare (run namespaces)")
         build_run_mounts(spec, tree_fd)
+        # A rehearsal, before the run: this fork of the zygote copies (copy-on-write) the pages
+        # its last words touch now rather than after the program's end, on the run's path.
+        last_words({"kind": "exited", "code": 0})
         pid = os.fork()
         if pid == 0:
             return program(spec, sock, out_w, err_w)
@@ -164,15 +167,8 @@ def slot_child(spec, sock, out_w, err_w, tree_fd):
     except BaseException as e:  # noqa: BLE001 - whatever it was, the parent must hear of it
         report = {"kind": "setup_error", "message": f"slot set-up: {e!r}"}
     try:
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        end = [report, {"kind": "usage", "max_rss_kib": int(ru.ru_maxrss),
-                        "user_us": int(ru.ru_utime * 1e6), "system_us": int(ru.ru_stime * 1e6)}]
-        alone = nothing_left()
-        if alone:
-            end.append({"kind": "alone"})
-        # One packet, one report per line: each packet wakes coderunner, and on a small host
-        # every wake-up shows in the run's time.
-        sock.send("\n".join(json.dumps(r) for r in end).encode())
+        alone, packet = last_words(report)
+        sock.send(packet)
         if alone:
             # Exit when coderunner lets go of the slot (it closes the socket, or kills this
             # process with the slot's cgroup) once the run is answered: the exit tears down a
@@ -181,6 +177,19 @@ def slot_child(spec, sock, out_w, err_w, tree_fd):
             sock.recv(1)
     finally:
         os._exit(0)
+
+
+def last_words(report):
+    """C, once the program ended: how it ended, the usage of everything reaped, and whether
+    nothing else of the run is left, one report per line in one packet (each packet wakes
+    coderunner, and on a small host every wake-up shows in the run's time)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    end = [report, {"kind": "usage", "max_rss_kib": int(ru.ru_maxrss),
+                    "user_us": int(ru.ru_utime * 1e6), "system_us": int(ru.ru_stime * 1e6)}]
+    alone = nothing_left()
+    if alone:
+        end.append({"kind": "alone"})
+    return alone, "\n".join(json.dumps(r) for r in end).encode()
 
 
 def nothing_left():
@@ -539,5 +548,5 @@ def finish(code):
 
 
 _go = serve()
-del serve, slot_child, program, build_run_mounts, prestart_fds, exec_prestart
+del serve, slot_child, last_words, program, build_run_mounts, prestart_fds, exec_prestart
 finish(run_session(_go) if _go["mode"] == "session" else run_main(_go))
