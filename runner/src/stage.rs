@@ -114,8 +114,7 @@ pub(crate) async fn finish_run(
     let dir = workdir.to_path_buf();
     // Collect only once nothing of the run can still change the workdir (the cgroup could be
     // removed, so it was empty, and the reaper is gone).
-    let files = if v.status == RunStatus::SandboxError || !m.all_gone || snapshot.untouched(&dir)
-    {
+    let files = if v.status == RunStatus::SandboxError || !m.all_gone || snapshot.untouched(&dir) {
         Vec::new()
     } else {
         tokio::task::spawn_blocking(move || files::collect_outputs(&dir, &snapshot, scan))

@@ -63,3 +63,72 @@ impl Snapshot {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::{collect_outputs, write_inputs, CollectLimits, Snapshot};
+    use crate::request::InputFile;
+
+    fn input(path: &str, content: &str) -> InputFile {
+        InputFile {
+            path: path.into(),
+            content: content.as_bytes().to_vec(),
+        }
+    }
+
+    /// A workdir with `inputs` written and snapshotted, changed by `change`; returns what the
+    /// look says, after checking it never contradicts the full scan.
+    fn look(inputs: &[InputFile], change: impl FnOnce(&std::path::Path)) -> bool {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_inputs(dir.path(), inputs, None).expect("inputs written");
+        let snapshot = Snapshot::of_inputs(dir.path(), inputs);
+        change(dir.path());
+        let untouched = snapshot.untouched(dir.path());
+        let limits = CollectLimits {
+            max_files: 10,
+            max_total_bytes: 1 << 20,
+            max_depth: 8,
+            max_entries: 1000,
+            max_time: Duration::from_secs(5),
+        };
+        if untouched {
+            assert!(
+                collect_outputs(dir.path(), &snapshot, limits).is_empty(),
+                "the look said untouched, the scan found outputs"
+            );
+        }
+        untouched
+    }
+
+    #[test]
+    fn only_a_workdir_left_as_its_inputs_is_untouched() {
+        let inputs = [input("main.sh", "echo 1\n"), input("data.csv", "a\n1\n")];
+        assert!(look(&inputs, |_| {}));
+        assert!(look(&inputs, |d| std::fs::write(d.join(".hidden"), "x")
+            .expect("w")));
+        assert!(look(&[], |_| {}));
+        assert!(!look(&inputs, |d| std::fs::write(d.join("out.txt"), "x")
+            .expect("w")));
+        assert!(!look(&inputs, |d| std::fs::write(
+            d.join("data.csv"),
+            "b\n2\n3\n"
+        )
+        .expect("w")));
+        assert!(!look(&inputs, |d| {
+            std::fs::remove_file(d.join("data.csv")).expect("rm");
+            std::fs::write(d.join("data.csv"), "a\n1\n").expect("w");
+        }));
+        assert!(!look(&inputs, |d| std::fs::remove_file(d.join("data.csv"))
+            .expect("rm")));
+        assert!(!look(&inputs, |d| std::fs::create_dir(d.join("plots"))
+            .expect("mkdir")));
+        assert!(!look(&inputs, |d| {
+            std::fs::remove_file(d.join("data.csv")).expect("rm");
+            std::os::unix::fs::symlink("/etc/passwd", d.join("data.csv")).expect("ln");
+        }));
+        // An input below the top level: the full scan decides.
+        assert!(!look(&[input("lib/util.py", "x = 1\n")], |_| {}));
+    }
+}
