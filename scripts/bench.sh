@@ -124,6 +124,8 @@ for mode in 0 auto; do
         python3 $SP http "$tag plot" "$WN" 100 "$url" python "$WORK/plot.py"; echo
         python3 $SP http "$tag node" "$WN" 100 "$url" javascript "$WORK/p1.js"; echo
         python3 $SP http "$tag bash" "$WN" 100 "$url" bash "$WORK/p1.sh"; echo
+        # The same through Python's http.client, whose own cost shows at this size.
+        python3 $SP http-stdlib "$tag bash-stdlib" "$WN" 100 "$url" bash "$WORK/p1.sh"; echo
     )$'\n'
     if [ "$mode" = auto ]; then
         pool_mem=$("$BIN" --config "$WORK/serve-auto.yaml" doctor 2>/dev/null |
@@ -197,17 +199,18 @@ echo "$sess" | while IFS=$'\t' read -r label med p95 n; do
     printf '  %-38s median %8s ms   p95 %8s ms   (n=%s)\n' "$name" "$med" "$p95" "$n"
 done
 echo
-echo "Warm pool: runs spaced 100 ms apart through coderunner serve (HTTP API), $WN runs each"
+echo "Warm pool: runs spaced 100 ms apart through coderunner serve (HTTP API, a minimal keep-alive client), $WN runs each"
 printf '  %-30s %12s %12s %12s %12s\n' "program" "cold median" "warm median" "warm p95" "warm × bare"
 med() { echo "$1" | awk -F'\t' -v l="$2" '$1==l{print $2}'; }
 p95() { echo "$1" | awk -F'\t' -v l="$2" '$1==l{print $3}'; }
-for what in print df plot node bash; do
+for what in print df plot node bash bash-stdlib; do
     c=$(med "$spaced_rows" "cold $what"); w=$(med "$spaced_rows" "warm $what"); wp=$(p95 "$spaced_rows" "warm $what")
-    b=$(med "$spaced_bare" "bare $what")
+    b=$(med "$spaced_bare" "bare ${what%-stdlib}")
     ratio=$([ -n "$b" ] && python3 -c "print(f'{$w/$b:.2f}')" || echo "-")
     case $what in
         print) name="python print(1)" ;; df) name="pandas DataFrame step" ;;
         plot) name="matplotlib plot -> PNG" ;; node) name="node console.log(1)" ;; bash) name="bash echo 1" ;;
+        bash-stdlib) name="  the same, http.client" ;;
     esac
     printf '  %-30s %12s %12s %12s %12s\n' "$name" "$c" "$w" "$wp" "$ratio"
 done
