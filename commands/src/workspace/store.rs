@@ -83,6 +83,21 @@ fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     Ok(content)
 }
 
+/// A stored file as a run's input; an unreadable one is skipped with a warning (the run goes
+/// on without it rather than failing on the workspace's account).
+fn read_entry(key: &str, entry: Entry) -> Option<InputFile> {
+    match read_regular(&entry.path) {
+        Ok(content) => Some(InputFile {
+            path: entry.rel,
+            content,
+        }),
+        Err(e) => {
+            tracing::warn!(key, file = %entry.rel, error = %e, "skipping an unreadable workspace file");
+            None
+        }
+    }
+}
+
 impl DiskWorkspaces {
     /// The store for `config`: `<data_dir>/workspaces`, the real clock.
     pub fn open(config: &Config) -> Result<DiskWorkspaces, WorkspaceError> {
@@ -208,17 +223,9 @@ impl Workspaces for DiskWorkspaces {
             if own.iter().any(|o| clash(o, &entry.rel)) {
                 continue; // the message's own file wins
             }
-            match read_regular(&entry.path) {
-                Ok(content) => {
-                    total += content.len() as u64;
-                    files.push(InputFile {
-                        path: entry.rel,
-                        content,
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(key, file = %entry.rel, error = %e, "skipping an unreadable workspace file")
-                }
+            if let Some(file) = read_entry(key, entry) {
+                total += file.content.len() as u64;
+                files.push(file);
             }
         }
         if total > room {
@@ -247,16 +254,7 @@ impl Workspaces for DiskWorkspaces {
         self.entries(key)
             .into_iter()
             .filter(|e| !e.rel.contains('/') && !e.rel.starts_with('.') && !present(&e.rel))
-            .filter_map(|e| match read_regular(&e.path) {
-                Ok(content) => Some(InputFile {
-                    path: e.rel,
-                    content,
-                }),
-                Err(err) => {
-                    tracing::warn!(key, file = %e.rel, error = %err, "skipping an unreadable workspace file");
-                    None
-                }
-            })
+            .filter_map(|e| read_entry(key, e))
             .collect()
     }
 
