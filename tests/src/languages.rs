@@ -50,32 +50,51 @@ pub struct Case {
 
 /// Read `lang`'s runtime into the page cache, outside the sandbox. The development machine (and
 /// CI, a machine like it) pages out files idle for about a minute (a DAMON `pageout` scheme), and a
-/// run here has a 4 s wall limit: the JDK's first start read back from disk (its source launcher
-/// touches tens of MiB of `lib/modules`) can take longer than that, which is the disk's time, not
-/// the sandbox's. Only the JDK is big enough to need it.
+/// run here has a 4 s wall limit: a big runtime's first start read back from disk can take longer
+/// than that (seen: the JDK, whose source launcher touches tens of MiB of `lib/modules`, and PyPy,
+/// whose libpypy is 57 MiB), which is the disk's time, not the sandbox's.
 fn prime_page_cache(lang: &str) {
-    if lang != "java" {
-        return;
+    match lang {
+        "java" => {
+            if let Some(lib) = std::fs::canonicalize("/usr/bin/java")
+                .ok()
+                .and_then(|java| Some(java.parent()?.parent()?.join("lib")))
+            {
+                read_all(&lib, 3);
+            }
+        }
+        "pypy" => {
+            for (dir, prefix) in [
+                ("/usr/lib", "pypy3"),
+                ("/usr/lib/x86_64-linux-gnu", "libpypy3"),
+            ] {
+                let Ok(entries) = std::fs::read_dir(dir) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(prefix) {
+                        read_all(&e.path(), 4);
+                    }
+                }
+            }
+        }
+        _ => {}
     }
-    let Some(lib) = std::fs::canonicalize("/usr/bin/java")
-        .ok()
-        .and_then(|java| Some(java.parent()?.parent()?.join("lib")))
-    else {
-        return;
-    };
-    read_all(&lib, 3);
 }
 
-fn read_all(dir: &std::path::Path, depth: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// Read `path` (a file, or every file beneath a directory down to `depth` levels).
+fn read_all(path: &std::path::Path, depth: usize) {
+    if path.is_file() {
+        let _ =
+            std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut std::io::sink()));
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
         return;
     };
     for e in entries.flatten() {
         match e.file_type() {
-            Ok(t) if t.is_file() => {
-                let _ = std::fs::File::open(e.path())
-                    .and_then(|mut f| std::io::copy(&mut f, &mut std::io::sink()));
-            }
+            Ok(t) if t.is_file() => read_all(&e.path(), 0),
             Ok(t) if t.is_dir() && depth > 0 => read_all(&e.path(), depth - 1),
             _ => {}
         }
