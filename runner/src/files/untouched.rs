@@ -29,7 +29,6 @@ impl Snapshot {
         let Ok(mut listing) = Dir::from_fd(fd) else {
             return false;
         };
-        let mut seen = 0usize;
         let mut read = 0usize;
         let mut names = Vec::new();
         for entry in listing.iter() {
@@ -48,10 +47,9 @@ impl Snapshot {
             if !self.0.contains_key(name) {
                 return false;
             }
-            seen += 1;
             names.push(name.to_string());
         }
-        if seen != self.0.len() {
+        if names.len() != self.0.len() {
             return false;
         }
         let dir_fd = std::os::fd::AsFd::as_fd(&listing);

@@ -30,8 +30,6 @@ use crate::zygote::{Channel, Zygote};
 const SETUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a killed slot may take to report and exit.
 const KILL_GRACE: Duration = Duration::from_secs(5);
-/// Most reports a slot's reaper sends; more is not the reaper.
-const MAX_REPORTS: usize = 16;
 /// How long a used slot waits before its teardown (see [`Slot::retire`]).
 const RETIRE_AFTER: Duration = Duration::from_millis(10);
 
@@ -292,7 +290,7 @@ impl Slot {
         let mut reports: Vec<Report> = Vec::new();
         let mut ended = false;
         let killed = {
-            let collect = self.sock.reports(&mut reports, MAX_REPORTS);
+            let collect = self.sock.reports(&mut reports);
             tokio::pin!(collect);
             let deadline = tokio::time::sleep(limits.wall);
             tokio::pin!(deadline);
@@ -306,8 +304,7 @@ impl Slot {
             cgroup.kill_all();
         }
         if !ended {
-            let _ = tokio::time::timeout(KILL_GRACE, self.sock.reports(&mut reports, MAX_REPORTS))
-                .await;
+            let _ = tokio::time::timeout(KILL_GRACE, self.sock.reports(&mut reports)).await;
         }
         let wall = started.elapsed();
         let pid = self.pid;

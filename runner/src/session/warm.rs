@@ -20,9 +20,6 @@ use crate::protocol::Report;
 use crate::zygote::Channel;
 use crate::{LocalRunner, RunnerError};
 
-/// Most reports a slot's reaper sends (how the kernel ended, its usage); more is not the reaper.
-const MAX_REPORTS: usize = 16;
-
 /// The "go" that turns a confined fork into the session's kernel (zygote.py, `run_session`):
 /// the kernel's source, run as `python3 -c` runs it, with the session socket as fd 0.
 #[derive(Serialize)]
@@ -120,6 +117,6 @@ async fn assemble(
 /// socket, which lets an alone reaper exit.
 async fn collect(sock: Channel) -> Vec<Report> {
     let mut out = Vec::new();
-    sock.reports(&mut out, MAX_REPORTS).await;
+    sock.reports(&mut out).await;
     out
 }

@@ -17,6 +17,9 @@ use crate::protocol::Report;
 
 /// Largest message either side sends (the zygote reads up to 1 MiB).
 pub(crate) const MAX_MESSAGE: usize = 1 << 20;
+/// Most reports kept from a slot's reaper (how the program ended, its usage, Landlock, alone);
+/// more is not the reaper.
+const MAX_REPORTS: usize = 16;
 
 /// Our end of a channel (non-blocking, registered with tokio).
 #[derive(Debug)]
@@ -91,19 +94,17 @@ impl Channel {
             }
         }
     }
-}
 
-impl Channel {
     /// Read a slot reaper's reports (a packet holds one per line) until it says it is alone
-    /// (its last report) or closes the socket by exiting; the first `max` are kept.
-    pub(crate) async fn reports(&self, into: &mut Vec<Report>, max: usize) {
+    /// (its last report) or closes the socket by exiting; the first [`MAX_REPORTS`] are kept.
+    pub(crate) async fn reports(&self, into: &mut Vec<Report>) {
         while let Ok(m) = self.recv().await {
             if m.bytes.is_empty() {
                 return;
             }
             let batch = Report::parse_stream(&m.bytes);
             let last = batch.contains(&Report::Alone);
-            let room = max.saturating_sub(into.len());
+            let room = MAX_REPORTS.saturating_sub(into.len());
             into.extend(batch.into_iter().take(room));
             if last {
                 return;
